@@ -1,0 +1,265 @@
+"""Handing sensitive and casework enquiries to the accountable officer, without intervening."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.common import (
+    conversation_context,
+    latest_intent,
+    latest_text,
+    session_transcript,
+)
+from firstpoint.dialogue.handoff import (
+    DECLINED,
+    emergency_text,
+    explain_routing,
+    is_declined,
+    parse_consent,
+    parse_contact_method,
+    refine_category,
+)
+from knowledge.directory import Directory
+from knowledge.schema import CouncilSettings
+
+logger = logging.getLogger(__name__)
+
+FORM_SLOTS = (
+    "handoff_message",
+    "caller_name",
+    "contact_method",
+    "contact_details",
+    "contact_time",
+    "consent_to_share",
+)
+MAX_FIELD_CHARS = {"handoff_message": 5000, "caller_name": 200, "contact_details": 300}
+
+
+def _council() -> CouncilSettings:
+    from knowledge.loader import default_council_settings
+
+    return default_council_settings()
+
+
+def _directory() -> Directory:
+    from knowledge.directory import default_directory
+
+    return default_directory()
+
+
+def _category_from(tracker: Tracker) -> str | None:
+    category = tracker.get_slot("safety_category")
+    if category:
+        return str(category)
+    from knowledge.safety import default_detector
+
+    result = default_detector().detect(latest_text(tracker))
+    return result.routing_category
+
+
+class ActionEmergencyAdvice(Action):
+    """999 and out-of-hours details first, before anything else is asked."""
+
+    def __init__(self, council: CouncilSettings | None = None) -> None:
+        self._council = council
+
+    def name(self) -> str:
+        return "action_emergency_advice"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        council = self._council or _council()
+        dispatcher.utter_message(text=emergency_text(council, _category_from(tracker)))
+        return [SlotSet("handoff_priority", "emergency")]
+
+
+class ActionExplainHandoff(Action):
+    """Says who will get the message and when, and opens a fresh handoff."""
+
+    def __init__(self, directory: Directory | None = None) -> None:
+        self._directory = directory
+
+    def name(self) -> str:
+        return "action_explain_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        directory = self._directory or _directory()
+        category = refine_category(_category_from(tracker), latest_text(tracker))
+        routing = explain_routing(directory, category)
+        dispatcher.utter_message(text=routing.explanation)
+        priority = tracker.get_slot("handoff_priority")
+        if priority != "emergency":
+            priority = routing.priority
+        return [
+            SlotSet("handoff_category", category),
+            SlotSet("handoff_team", routing.team.id),
+            SlotSet("handoff_priority", priority),
+            SlotSet("handoff_reference", None),
+            *(SlotSet(slot, None) for slot in FORM_SLOTS),
+        ]
+
+
+class ValidateHandoffForm(FormValidationAction):
+    """Every field may be declined; danger disclosed mid-form gets 999 details at once."""
+
+    def __init__(self, council: CouncilSettings | None = None) -> None:
+        self._council = council
+
+    def name(self) -> str:
+        return "validate_handoff_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        method = tracker.get_slot("contact_method")
+        if method in ("none", DECLINED):
+            return [s for s in domain_slots if s not in ("contact_details", "contact_time")]
+        return domain_slots
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events: list[EventType] = []
+        if latest_intent(tracker) == "emergency":
+            council = self._council or _council()
+            dispatcher.utter_message(text=emergency_text(council, _category_from(tracker)))
+            events.append(SlotSet("handoff_priority", "emergency"))
+        return [*events, *await super().run(dispatcher, tracker, domain)]
+
+    @staticmethod
+    def _free_text(slot: str, value: Any, tracker: Tracker) -> dict[str, Any]:
+        text = str(value or "")
+        if is_declined(text, latest_intent(tracker)):
+            return {slot: DECLINED}
+        return {slot: text[: MAX_FIELD_CHARS.get(slot, 500)]}
+
+    def validate_handoff_message(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._free_text("handoff_message", value, tracker)
+
+    def validate_caller_name(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._free_text("caller_name", value, tracker)
+
+    def validate_contact_method(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        if is_declined(text, latest_intent(tracker)):
+            return {"contact_method": DECLINED}
+        method = parse_contact_method(text)
+        return {"contact_method": method or text[:100]}
+
+    def validate_contact_details(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._free_text("contact_details", value, tracker)
+
+    def validate_contact_time(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._free_text("contact_time", value, tracker)
+
+    def validate_consent_to_share(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = str(value or "")
+        if is_declined(text, latest_intent(tracker)):
+            return {"consent_to_share": DECLINED}
+        return {"consent_to_share": parse_consent(text) or DECLINED}
+
+
+def _given(tracker: Tracker, slot: str) -> str | None:
+    value = tracker.get_slot(slot)
+    return None if value in (None, "", DECLINED, "none") else str(value)
+
+
+class ActionSubmitHandoff(Action):
+    """Records the handoff (and its notifications) and gives the caller a reference."""
+
+    def __init__(self, service: Any | None = None, directory: Directory | None = None) -> None:
+        self._service = service
+        self._directory = directory
+
+    def name(self) -> str:
+        return "action_submit_handoff"
+
+    @property
+    def service(self) -> Any:
+        if self._service is None:
+            from firstpoint.records.handoffs import service_from_settings
+
+            self._service = service_from_settings()
+        return self._service
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        ctx = conversation_context(tracker)
+        category = tracker.get_slot("handoff_category") or refine_category(
+            _category_from(tracker), latest_text(tracker)
+        )
+        consent = tracker.get_slot("consent_to_share")
+        name = _given(tracker, "caller_name")
+        method = _given(tracker, "contact_method")
+        clear = [SlotSet(slot, None) for slot in FORM_SLOTS]
+        try:
+            receipt = await asyncio.to_thread(
+                lambda: self.service.create(
+                    category,
+                    ctx.channel,
+                    ctx.audience,
+                    tracker.sender_id,
+                    caller_name=name,
+                    contact_method=method,
+                    contact_details=_given(tracker, "contact_details"),
+                    contact_time=_given(tracker, "contact_time"),
+                    message=_given(tracker, "handoff_message"),
+                    transcript=session_transcript(tracker),
+                    anonymous=name is None and method is None,
+                    consent_to_share={"yes": True, "no": False}.get(str(consent)),
+                )
+            )
+        except Exception:  # noqa: BLE001 - the caller must get a way through whatever failed
+            logger.exception("could not record handoff for category %s", category)
+            directory = self._directory or _directory()
+            team, _ = directory.route(category)
+            dispatcher.utter_message(
+                text=(
+                    "I'm sorry — I couldn't record your message just now. Please contact the "
+                    f"{team.name} directly on {team.phone}, or out of hours the "
+                    f"{team.out_of_hours.text()}. If anyone is in danger, call 999."
+                )
+            )
+            return clear
+        lines = [
+            f"Thank you. I've passed your message to the {receipt.team_name}.",
+            f"Your reference is {receipt.reference}.",
+            f"They aim to respond by {receipt.sla_due_text}.",
+        ]
+        if not receipt.is_open_now:
+            lines.append(f"They're closed now; if it can't wait, contact the {receipt.out_of_hours}.")
+        if tracker.get_slot("handoff_priority") == "emergency":
+            lines.append("If anyone is in danger right now, call 999.")
+        dispatcher.utter_message(text=" ".join(lines))
+        return [
+            SlotSet("handoff_reference", receipt.reference),
+            SlotSet("handoff_team", receipt.team_id),
+            *clear,
+        ]

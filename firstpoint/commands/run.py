@@ -1,0 +1,69 @@
+"""``firstpoint run`` and ``firstpoint train``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import time
+
+from firstpoint.settings import get_settings
+
+
+def _train(args: argparse.Namespace) -> int:
+    from firstpoint.model import ensure_model
+
+    path = ensure_model(force=args.force)
+    print(f"model: {path}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from firstpoint.model import ensure_model
+    from firstpoint.records.migrate import upgrade
+    from firstpoint.runner import start_stack
+
+    settings = get_settings()
+    model = ensure_model(settings)
+    upgrade(settings.database_url)
+    print("firstpoint: starting the action server, the Rasa server and the API ...", flush=True)
+    started = time.monotonic()
+    stack = start_stack(settings, model=model, with_api=not args.no_api)
+    print(
+        f"FirstPoint is ready after {time.monotonic() - started:.0f}s.\n"
+        f"  Talk to it:   POST {stack.webhook_url}\n"
+        '                {"sender": "me", "message": "hello", '
+        '"metadata": {"channel": "web", "audience": "resident"}}\n'
+        f"  Actions:      {stack.action_url}/health\n"
+        + (f"  Reports API:  {stack.api_url}/api/reports/summary\n" if not args.no_api else "")
+        + f"  Logs:         {settings.var_dir / 'logs'}\n"
+        "Press Ctrl+C to stop.",
+        flush=True,
+    )
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stopping:
+            dead = stack.failed()
+            if dead:
+                print(f"firstpoint: {dead} stopped unexpectedly; see {settings.var_dir / 'logs'}")
+                stack.stop()
+                return 1
+            time.sleep(1)
+    finally:
+        stack.stop()
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="train if needed and start every FirstPoint process")
+    run.add_argument("--no-api", action="store_true", help="do not start the reports API")
+    run.set_defaults(func=_run)
+    train = sub.add_parser("train", help="train the Rasa model if the training data changed")
+    train.add_argument("--force", action="store_true", help="train even if a model exists")
+    train.set_defaults(func=_train)

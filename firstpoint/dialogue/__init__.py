@@ -1,0 +1,1 @@
+"""Plain conversation logic the Rasa actions call (no Rasa imports here)."""

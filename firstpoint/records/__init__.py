@@ -1,0 +1,1 @@
+"""Records: the handoff store, the contact log, redaction, reports and retention."""

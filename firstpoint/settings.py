@@ -1,0 +1,93 @@
+"""The one place FirstPoint reads the environment.
+
+Everything else takes a :class:`Settings` (usually from :func:`get_settings`)
+so tests can pass their own values instead of patching ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed settings for every FirstPoint process (Rasa, actions, API, CLI)."""
+
+    project_root: Path = PROJECT_ROOT
+    var_dir: Path = PROJECT_ROOT / "var"
+    content_dir: Path = PROJECT_ROOT / "knowledge" / "content"
+    database_url: str = ""
+    data_key: str | None = None
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_port: int = 5005
+    action_port: int = 5055
+    api_port: int = 8080
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "firstpoint@example.org"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    contact_idle_minutes: int = 30
+    rabbitmq_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
+    rabbitmq_queue: str = "firstpoint_events"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    postgres_test_url: str = "postgresql://postgres@127.0.0.1:5432/test"
+    require_services: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def sqlite_default(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from an environment mapping (``os.environ`` by default)."""
+    env = os.environ if environ is None else environ
+    root = Path(env.get("FIRSTPOINT_HOME", str(PROJECT_ROOT))).resolve()
+    var_dir = Path(env.get("FIRSTPOINT_VAR_DIR", str(root / "var"))).resolve()
+    database_url = env.get("FIRSTPOINT_DATABASE_URL") or f"sqlite:///{var_dir / 'firstpoint.db'}"
+    rasa_port = int(env.get("FIRSTPOINT_RASA_PORT", "5005"))
+    return Settings(
+        project_root=root,
+        var_dir=var_dir,
+        content_dir=Path(
+            env.get("FIRSTPOINT_CONTENT_DIR", str(root / "knowledge" / "content"))
+        ).resolve(),
+        database_url=database_url,
+        data_key=env.get("FIRSTPOINT_DATA_KEY") or None,
+        rasa_url=env.get("FIRSTPOINT_RASA_URL", f"http://127.0.0.1:{rasa_port}"),
+        rasa_port=rasa_port,
+        action_port=int(env.get("FIRSTPOINT_ACTION_PORT", "5055")),
+        api_port=int(env.get("FIRSTPOINT_API_PORT", "8080")),
+        smtp_host=env.get("FIRSTPOINT_SMTP_HOST", "127.0.0.1"),
+        smtp_port=int(env.get("FIRSTPOINT_SMTP_PORT", "25")),
+        smtp_sender=env.get("FIRSTPOINT_SMTP_SENDER", "firstpoint@example.org"),
+        smtp_username=env.get("FIRSTPOINT_SMTP_USERNAME") or None,
+        smtp_password=env.get("FIRSTPOINT_SMTP_PASSWORD") or None,
+        smtp_starttls=_flag(env.get("FIRSTPOINT_SMTP_STARTTLS")),
+        contact_idle_minutes=int(env.get("FIRSTPOINT_CONTACT_IDLE_MINUTES", "30")),
+        rabbitmq_url=env.get("FIRSTPOINT_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/%2F"),
+        rabbitmq_queue=env.get("FIRSTPOINT_RABBITMQ_QUEUE", "firstpoint_events"),
+        redis_url=env.get("FIRSTPOINT_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        postgres_test_url=env.get(
+            "FIRSTPOINT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+        ),
+        require_services=_flag(env.get("FIRSTPOINT_REQUIRE_SERVICES")),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings for this process, read from the environment once."""
+    return settings_from_env()

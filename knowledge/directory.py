@@ -1,0 +1,463 @@
+"""The directory of accountable teams: who a handoff goes to, when they are open, when it is due.
+
+Content lives in ``knowledge/content/directory.yml`` (edited by the council) and is
+validated on load; every problem is reported as a :class:`DirectoryError` naming
+the file, the entry and the field. Times are UK local time (Europe/London): opening
+hours follow BST/GMT, and bank holidays are closed unless a team says otherwise.
+
+All datetimes returned here are timezone-aware UTC; naive datetimes passed in are
+taken to be UTC (that is how the records store them). Use :func:`format_local` to
+show a time to a caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+LONDON = ZoneInfo("Europe/London")
+FILE_NAME = "directory.yml"
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+PRIORITIES = ("emergency", "urgent", "normal")
+#: Every category the safety detector can raise (``safety_category`` slot) plus casework splits.
+CATEGORIES = (
+    "danger",
+    "self_harm",
+    "child_safeguarding",
+    "adult_safeguarding",
+    "domestic_abuse",
+    "casework_children",
+    "casework_adults",
+    "casework",
+)
+TEAM_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "phone",
+    "email",
+    "opening_hours",
+    "out_of_hours",
+    "response_promise",
+    "what_happens_next",
+    "notify",
+)
+OPTIONAL_TEAM_FIELDS = ("bank_holiday_hours",)
+#: How far ahead sla_due/next_opening look before deciding a team never opens.
+MAX_SEARCH_DAYS = 800
+
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ]{1,19}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+class DirectoryError(ValueError):
+    """directory.yml is invalid: ``"<file>: <entry>: field '<field>': <problem>"``."""
+
+
+@dataclass(frozen=True)
+class OutOfHours:
+    """Who to contact when the team is closed."""
+
+    name: str
+    phone: str
+
+    def text(self) -> str:
+        """A phrase the bot can say, e.g. ``"Emergency Duty Team on 01632 960999"``."""
+        return f"{self.name} on {self.phone}"
+
+
+@dataclass(frozen=True)
+class ResponsePromise:
+    """How soon the team promises to respond: ``hours`` of ``kind`` working|calendar."""
+
+    kind: str  # "working" | "calendar"
+    hours: int
+
+
+@dataclass(frozen=True)
+class NotifyTargets:
+    """Where notifications about a new handoff go (never the caller's details)."""
+
+    email: tuple[str, ...]
+    teams_webhook_env: str | None
+
+
+#: One open interval in minutes after local midnight, end exclusive (1440 = 24:00).
+Interval = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Team:
+    """An accountable team Business Support passes enquiries to."""
+
+    id: str
+    name: str
+    description: str
+    phone: str
+    email: str
+    opening_hours: Mapping[int, tuple[Interval, ...]]  # weekday (Monday = 0) -> intervals
+    bank_holiday_hours: tuple[Interval, ...]
+    out_of_hours: OutOfHours
+    response_promise: ResponsePromise
+    what_happens_next: str
+    notify: NotifyTargets
+
+
+@dataclass(frozen=True)
+class CategoryRoute:
+    """Where one handoff category goes and how urgent it is."""
+
+    category: str
+    team_id: str
+    priority: str
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Teams, category routes and bank holidays, with the time arithmetic over them."""
+
+    teams: Mapping[str, Team]
+    routes: Mapping[str, CategoryRoute]
+    fallback_team_id: str
+    bank_holidays: frozenset[date]
+
+    def team(self, team_id: str) -> Team:
+        """The team with ``team_id`` (KeyError if unknown)."""
+        return self.teams[team_id]
+
+    def route(self, category: str) -> tuple[Team, str]:
+        """``(team, priority)`` for a handoff category; unknown ones go to the fallback team."""
+        route = self.routes.get(category)
+        if route is None:
+            log.warning("no route for handoff category %r; using %s", category,
+                        self.fallback_team_id)
+            return self.teams[self.fallback_team_id], "normal"
+        return self.teams[route.team_id], route.priority
+
+    def hours_on(self, team: Team | str, day: date) -> tuple[Interval, ...]:
+        """The team's open intervals on a local calendar ``day`` (bank holidays included)."""
+        team = self._team(team)
+        if day in self.bank_holidays:
+            return team.bank_holiday_hours
+        return team.opening_hours[day.weekday()]
+
+    def is_open(self, team: Team | str, at: datetime) -> bool:
+        """Whether ``team`` is open at instant ``at`` (UK local hours, bank holidays closed)."""
+        local = _as_utc(at).astimezone(LONDON)
+        minute = local.hour * 60 + local.minute
+        return any(s <= minute < e for s, e in self.hours_on(team, local.date()))
+
+    def next_opening(self, team: Team | str, at: datetime) -> datetime:
+        """The first instant at or after ``at`` when ``team`` is open (UTC; ``at`` if open)."""
+        start = _as_utc(at)
+        for s_utc, e_utc in self._open_spans(self._team(team), start):
+            if e_utc > start:
+                return max(s_utc, start)
+        raise DirectoryError(f"{FILE_NAME}: team '{self._team(team).id}': never opens")
+
+    def sla_due(self, team: Team | str, created_at: datetime) -> datetime:
+        """When a handoff created at ``created_at`` is due under the team's response promise.
+
+        ``working_hours`` count only time inside opening hours (weekends and bank
+        holidays skipped, BST/GMT respected); ``calendar_hours`` count every hour.
+        """
+        team = self._team(team)
+        start = _as_utc(created_at)
+        promise = team.response_promise
+        if promise.kind == "calendar":
+            return start + timedelta(hours=promise.hours)
+        remaining = timedelta(hours=promise.hours)
+        for s_utc, e_utc in self._open_spans(team, start):
+            if e_utc <= start:
+                continue
+            begin = max(s_utc, start)
+            available = e_utc - begin
+            if available >= remaining:
+                return begin + remaining
+            remaining -= available
+        raise DirectoryError(f"{FILE_NAME}: team '{team.id}': never opens")
+
+    def _team(self, team: Team | str) -> Team:
+        return self.teams[team] if isinstance(team, str) else team
+
+    def _open_spans(self, team: Team, start: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """Yield open spans ``(start_utc, end_utc)`` in order, from ``start``'s local day."""
+        day = start.astimezone(LONDON).date()
+        for _ in range(MAX_SEARCH_DAYS):
+            for s, e in self.hours_on(team, day):
+                yield _local_instant(day, s), _local_instant(day, e)
+            day += timedelta(days=1)
+
+
+def _local_instant(day: date, minute: int) -> datetime:
+    """UTC instant of ``minute`` minutes after local midnight on ``day`` (1440 = next midnight)."""
+    if minute >= 1440:
+        day, minute = day + timedelta(days=1), minute - 1440
+    local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=LONDON)
+    return local.astimezone(timezone.utc)
+
+
+def _as_utc(at: datetime) -> datetime:
+    """``at`` as an aware UTC datetime (naive values are taken to be UTC already)."""
+    if at.tzinfo is None:
+        return at.replace(tzinfo=timezone.utc)
+    return at.astimezone(timezone.utc)
+
+
+def format_local(at: datetime) -> str:
+    """A caller-friendly UK local time, e.g. ``"10:30 on Monday 26 October 2026"``."""
+    local = _as_utc(at).astimezone(LONDON)
+    return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Where:
+    """Builds error messages naming the file and entry."""
+
+    def __init__(self, file: str, entry: str) -> None:
+        self.file = file
+        self.entry = entry
+
+    def error(self, field: str, problem: str) -> DirectoryError:
+        return DirectoryError(f"{self.file}: {self.entry}: field '{field}': {problem}")
+
+    def text(self, raw: Mapping[str, Any], field: str) -> str:
+        value = raw.get(field)
+        if not isinstance(value, str) or not value.strip():
+            hint = " (write it in quotes)" if isinstance(value, int) else ""
+            raise self.error(field, f"must be non-empty text{hint}, got {value!r}")
+        return " ".join(value.split())
+
+
+def _display_path(path: Path) -> str:
+    from firstpoint.settings import PROJECT_ROOT
+
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _parse_hours(where: _Where, field: str, value: Any) -> tuple[Interval, ...]:
+    if isinstance(value, str) and value.strip().lower() == "closed":
+        return ()
+    if not isinstance(value, str):
+        raise where.error(field, f'must be "HH:MM-HH:MM" or "closed", got {value!r}')
+    intervals: list[Interval] = []
+    for part in value.split(","):
+        match = _RANGE.match(part.strip())
+        if not match:
+            raise where.error(field, f'{part.strip()!r} is not "HH:MM-HH:MM"')
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        start, end = h1 * 60 + m1, h2 * 60 + m2
+        if h1 > 23 or m1 > 59 or m2 > 59 or end > 1440:
+            raise where.error(field, f"{part.strip()!r} is not a valid time range")
+        if end <= start:
+            raise where.error(
+                field, f"{part.strip()!r} ends before it starts (split ranges at 24:00)"
+            )
+        if intervals and start < intervals[-1][1]:
+            raise where.error(field, f"{part.strip()!r} overlaps or is out of order")
+        intervals.append((start, end))
+    return tuple(intervals)
+
+
+def _parse_team(file: str, index: int, raw: Any) -> Team:
+    if not isinstance(raw, Mapping):
+        raise DirectoryError(f"{file}: team #{index + 1}: field '-': must be a mapping")
+    team_id = raw.get("id")
+    where = _Where(file, f"team '{team_id}'" if team_id else f"team #{index + 1}")
+    if not isinstance(team_id, str) or not _ID.match(team_id):
+        raise where.error("id", f"must be lower-case words joined by '-', got {team_id!r}")
+    for name in TEAM_FIELDS:
+        if name not in raw:
+            raise where.error(name, "is missing")
+    unknown = set(raw) - set(TEAM_FIELDS) - set(OPTIONAL_TEAM_FIELDS)
+    if unknown:
+        raise where.error(sorted(unknown)[0], "is not a known field")
+
+    phone = raw["phone"]
+    if not isinstance(phone, str) or not _PHONE.match(phone.strip()):
+        raise where.error("phone", f"must be a quoted phone number, got {phone!r}")
+    email = raw["email"]
+    if not isinstance(email, str) or not _EMAIL.match(email):
+        raise where.error("email", f"must be an email address, got {email!r}")
+
+    hours_raw = raw["opening_hours"]
+    if not isinstance(hours_raw, Mapping):
+        raise where.error("opening_hours", "must map each weekday to hours or 'closed'")
+    for day in hours_raw:
+        if day not in WEEKDAYS:
+            raise where.error(f"opening_hours.{day}", "is not a weekday name")
+    opening: dict[int, tuple[Interval, ...]] = {}
+    for number, day in enumerate(WEEKDAYS):
+        if day not in hours_raw:
+            raise where.error(f"opening_hours.{day}", "is missing")
+        opening[number] = _parse_hours(where, f"opening_hours.{day}", hours_raw[day])
+    bank = _parse_hours(where, "bank_holiday_hours", raw.get("bank_holiday_hours", "closed"))
+
+    ooh_raw = raw["out_of_hours"]
+    if not isinstance(ooh_raw, Mapping):
+        raise where.error("out_of_hours", "must have name and phone")
+    ooh_name = where.text(ooh_raw, "name") if "name" in ooh_raw else None
+    if ooh_name is None:
+        raise where.error("out_of_hours.name", "is missing")
+    ooh_phone = ooh_raw.get("phone")
+    if not isinstance(ooh_phone, str) or not _PHONE.match(ooh_phone.strip()):
+        raise where.error("out_of_hours.phone", f"must be a quoted phone number, got {ooh_phone!r}")
+
+    promise_raw = raw["response_promise"]
+    if not isinstance(promise_raw, Mapping) or len(promise_raw) != 1:
+        raise where.error(
+            "response_promise", "must be exactly one of {working_hours: N} or {calendar_hours: N}"
+        )
+    (kind_key, hours), = promise_raw.items()
+    if kind_key not in ("working_hours", "calendar_hours"):
+        raise where.error(f"response_promise.{kind_key}", "must be working_hours or calendar_hours")
+    if not isinstance(hours, int) or isinstance(hours, bool) or hours <= 0:
+        raise where.error(f"response_promise.{kind_key}", f"must be a positive whole number, "
+                                                          f"got {hours!r}")
+    promise = ResponsePromise(kind_key.split("_")[0], hours)
+    if promise.kind == "working" and not any(opening.values()) and not bank:
+        raise where.error("response_promise", "working_hours needs at least one open day")
+
+    notify_raw = raw["notify"]
+    if not isinstance(notify_raw, Mapping):
+        raise where.error("notify", "must have email and teams_webhook_env")
+    emails = notify_raw.get("email")
+    if not isinstance(emails, list) or not emails:
+        raise where.error("notify.email", "must be a non-empty list of addresses")
+    for address in emails:
+        if not isinstance(address, str) or not _EMAIL.match(address):
+            raise where.error("notify.email", f"{address!r} is not an email address")
+    if "teams_webhook_env" not in notify_raw:
+        raise where.error("notify.teams_webhook_env", "is missing (use null for none)")
+    env_name = notify_raw["teams_webhook_env"]
+    if env_name is not None and (not isinstance(env_name, str) or not _ENV_NAME.match(env_name)):
+        raise where.error(
+            "notify.teams_webhook_env", f"must be an environment variable NAME or null, "
+                                        f"got {env_name!r}"
+        )
+
+    return Team(
+        id=team_id,
+        name=where.text(raw, "name"),
+        description=where.text(raw, "description"),
+        phone=phone.strip(),
+        email=email,
+        opening_hours=opening,
+        bank_holiday_hours=bank,
+        out_of_hours=OutOfHours(ooh_name, ooh_phone.strip()),
+        response_promise=promise,
+        what_happens_next=where.text(raw, "what_happens_next"),
+        notify=NotifyTargets(tuple(emails), env_name),
+    )
+
+
+def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> Directory:
+    """Validate parsed YAML ``data`` and build a :class:`Directory` (errors name ``file``)."""
+    if not isinstance(data, Mapping):
+        raise DirectoryError(f"{file}: top level: field '-': must be a mapping")
+    top = _Where(file, "top level")
+    for name in ("teams", "categories", "fallback_team", "bank_holidays"):
+        if name not in data:
+            raise top.error(name, "is missing")
+    unknown = set(data) - {"teams", "categories", "fallback_team", "bank_holidays"}
+    if unknown:
+        raise top.error(sorted(unknown)[0], "is not a known field")
+    if not isinstance(data["teams"], list) or not data["teams"]:
+        raise top.error("teams", "must be a non-empty list")
+
+    teams: dict[str, Team] = {}
+    for index, raw in enumerate(data["teams"]):
+        team = _parse_team(file, index, raw)
+        if team.id in teams:
+            raise _Where(file, f"team '{team.id}'").error("id", "is used by another team")
+        teams[team.id] = team
+
+    categories = data["categories"]
+    if not isinstance(categories, Mapping):
+        raise top.error("categories", "must map category names to {team, priority}")
+    routes: dict[str, CategoryRoute] = {}
+    for name, raw in categories.items():
+        where = _Where(file, f"category '{name}'")
+        if name not in CATEGORIES:
+            raise where.error("-", f"is not a known category ({', '.join(CATEGORIES)})")
+        if not isinstance(raw, Mapping):
+            raise where.error("-", "must be {team: ..., priority: ...}")
+        team_id = raw.get("team")
+        if team_id not in teams:
+            raise where.error("team", f"{team_id!r} is not a team in this file")
+        priority = raw.get("priority")
+        if priority not in PRIORITIES:
+            raise where.error("priority", f"must be one of {', '.join(PRIORITIES)}, "
+                                          f"got {priority!r}")
+        routes[name] = CategoryRoute(name, team_id, priority)
+    for name in CATEGORIES:
+        if name not in routes:
+            raise _Where(file, f"category '{name}'").error("team", "no route for this category")
+
+    if data["fallback_team"] not in teams:
+        raise top.error("fallback_team", f"{data['fallback_team']!r} is not a team in this file")
+
+    holidays_raw = data["bank_holidays"]
+    if not isinstance(holidays_raw, list):
+        raise top.error("bank_holidays", "must be a list of dates (YYYY-MM-DD)")
+    holidays: set[date] = set()
+    for value in holidays_raw:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            holidays.add(value)
+            continue
+        try:
+            holidays.add(date.fromisoformat(str(value)))
+        except ValueError:
+            raise _Where(file, "bank_holidays").error(
+                "bank_holidays", f"{value!r} is not a date (YYYY-MM-DD)"
+            ) from None
+    return Directory(teams, routes, data["fallback_team"], frozenset(holidays))
+
+
+def load_directory(content_dir: Path) -> Directory:
+    """Read and validate ``content_dir/directory.yml``."""
+    path = Path(content_dir) / FILE_NAME
+    file = _display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DirectoryError(f"{file}: top level: field '-': cannot read ({exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise DirectoryError(f"{file}: top level: field '-': invalid YAML ({exc})") from exc
+    return parse_directory(data, file)
+
+
+_cache_lock = threading.Lock()
+_cache: dict[Path, Directory] = {}
+
+
+def default_directory() -> Directory:
+    """The directory from ``get_settings().content_dir``, loaded once per process."""
+    from firstpoint.settings import get_settings
+
+    content_dir = get_settings().content_dir
+    with _cache_lock:
+        if content_dir not in _cache:
+            _cache[content_dir] = load_directory(content_dir)
+        return _cache[content_dir]

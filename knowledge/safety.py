@@ -1,0 +1,329 @@
+"""Safety detection: flags danger, self-harm, safeguarding, domestic abuse and casework.
+
+Independent of the intent classifier. Patterns live in
+``knowledge/content/safety_patterns.yml`` (see the syntax there) and are matched
+over lower-case lemmas from the shared spaCy pipeline (``knowledge.text``).
+Recall comes first: a missed disclosure is the worst failure this product can have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from knowledge.text import lemma_tokens
+
+#: Categories in priority order (the first found is the primary one).
+CATEGORIES = (
+    "danger",
+    "self_harm",
+    "child_safeguarding",
+    "adult_safeguarding",
+    "domestic_abuse",
+    "casework",
+)
+#: Categories that get 999 / out-of-hours details before anything else.
+EMERGENCY_CATEGORIES = frozenset({"danger", "self_harm"})
+
+PATTERNS_FILE = "safety_patterns.yml"
+
+
+class SafetyPatternError(ValueError):
+    """A malformed safety pattern file; the message names the file, category and field."""
+
+
+@dataclass(frozen=True)
+class _Alt:
+    options: tuple[tuple[str, ...], ...]
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class _Wild:
+    max_words: int
+
+
+_Element = _Alt | _Wild
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    source: str
+    elements: tuple[_Element, ...]
+
+
+@dataclass(frozen=True)
+class _Near:
+    window: int
+    a: tuple[tuple[str, ...], ...]
+    b: tuple[tuple[str, ...], ...]
+    also: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class _Category:
+    name: str
+    phrases: tuple[_Phrase, ...]
+    near: tuple[_Near, ...]
+    exclude: tuple[_Phrase, ...]
+
+
+@dataclass(frozen=True)
+class SafetyMatch:
+    """One rule that fired: category, the rule's source text and the matched words."""
+
+    category: str
+    rule: str
+    words: str
+
+
+@dataclass(frozen=True)
+class SafetyResult:
+    """What the detector found in one message."""
+
+    categories: tuple[str, ...] = ()
+    matches: tuple[SafetyMatch, ...] = field(default_factory=tuple)
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.categories)
+
+    @property
+    def primary(self) -> str | None:
+        """The highest-priority category, or None."""
+        return self.categories[0] if self.categories else None
+
+    @property
+    def is_emergency(self) -> bool:
+        """True when 999 / out-of-hours details must come first."""
+        return any(c in EMERGENCY_CATEGORIES for c in self.categories)
+
+    @property
+    def routing_category(self) -> str | None:
+        """The category that decides the accountable team.
+
+        Danger alone goes to the danger route; danger together with, say,
+        domestic abuse goes to the domestic abuse team (after the 999 advice).
+        """
+        specific = [c for c in self.categories if c != "danger"]
+        return specific[0] if specific else self.primary
+
+
+def _lemmatise_term(term: str) -> tuple[str, ...]:
+    return tuple(lemma_tokens(term))
+
+
+class _Compiler:
+    def __init__(self, sets: Mapping[str, Sequence[str]], where: str) -> None:
+        self.where = where
+        self.sets = {name: [str(t) for t in terms] for name, terms in sets.items()}
+
+    def terms(self, items: Iterable[str], ctx: str) -> tuple[tuple[str, ...], ...]:
+        out: list[tuple[str, ...]] = []
+        for item in items:
+            item = str(item).strip()
+            if item.startswith("@"):
+                name = item[1:]
+                if name not in self.sets:
+                    raise SafetyPatternError(f"{self.where}: {ctx}: unknown set '@{name}'")
+                out.extend(self.terms(self.sets[name], ctx))
+                continue
+            lem = _lemmatise_term(item)
+            if lem:
+                out.append(lem)
+        if not out:
+            raise SafetyPatternError(f"{self.where}: {ctx}: empty term list")
+        return tuple(dict.fromkeys(out))
+
+    def phrase(self, source: str, ctx: str) -> _Phrase:
+        elements: list[_Element] = []
+        for raw in str(source).split():
+            if raw == "*":
+                elements.append(_Wild(1))
+                continue
+            if raw == "**":
+                elements.append(_Wild(3))
+                continue
+            optional = raw.startswith("(") and raw.endswith(")")
+            body = raw[1:-1] if optional else raw
+            if not body or "(" in body or ")" in body:
+                raise SafetyPatternError(f"{self.where}: {ctx}: bad term '{raw}' in '{source}'")
+            alts = [alt.replace("_", " ") for alt in body.split("|")]
+            elements.append(_Alt(self.terms(alts, ctx), optional))
+        if not any(isinstance(e, _Alt) and not e.optional for e in elements):
+            raise SafetyPatternError(
+                f"{self.where}: {ctx}: pattern '{source}' has no required word"
+            )
+        return _Phrase(str(source), tuple(elements))
+
+
+def _match_at(elements: Sequence[_Element], toks: Sequence[str], i: int) -> int:
+    """End index of a match of ``elements`` starting at ``i``, or -1."""
+    if not elements:
+        return i
+    head, rest = elements[0], elements[1:]
+    if isinstance(head, _Wild):
+        for skip in range(0, head.max_words + 1):
+            if i + skip > len(toks):
+                break
+            end = _match_at(rest, toks, i + skip)
+            if end >= 0:
+                return end
+        return -1
+    for option in head.options:
+        n = len(option)
+        if tuple(toks[i : i + n]) == option:
+            end = _match_at(rest, toks, i + n)
+            if end >= 0:
+                return end
+    if head.optional:
+        return _match_at(rest, toks, i)
+    return -1
+
+
+def _phrase_spans(phrase: _Phrase, toks: Sequence[str]) -> list[tuple[int, int]]:
+    spans = []
+    for i in range(len(toks)):
+        end = _match_at(phrase.elements, toks, i)
+        if end > i:
+            spans.append((i, end))
+    return spans
+
+
+def _term_spans(terms: Iterable[tuple[str, ...]], toks: Sequence[str]) -> list[tuple[int, int]]:
+    spans = []
+    for term in terms:
+        n = len(term)
+        for i in range(len(toks) - n + 1):
+            if tuple(toks[i : i + n]) == term:
+                spans.append((i, i + n))
+    return spans
+
+
+def _overlaps(span: tuple[int, int], others: Iterable[tuple[int, int]]) -> bool:
+    return any(span[0] < o[1] and o[0] < span[1] for o in others)
+
+
+class SafetyDetector:
+    """Flags messages for the accountable-officer handoff path."""
+
+    def __init__(self, categories: Sequence[_Category]) -> None:
+        self._categories = tuple(categories)
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], where: str = PATTERNS_FILE) -> SafetyDetector:
+        """Compile a pattern mapping (the YAML's content); errors name file, category, field."""
+        if not isinstance(data, Mapping):
+            raise SafetyPatternError(f"{where}: the file must be a mapping")
+        sets = data.get("sets") or {}
+        if not isinstance(sets, Mapping):
+            raise SafetyPatternError(f"{where}: field 'sets': must be a mapping of lists")
+        comp = _Compiler(sets, where)
+        cats_raw = data.get("categories")
+        if not isinstance(cats_raw, Mapping):
+            raise SafetyPatternError(f"{where}: field 'categories': missing or not a mapping")
+        compiled = []
+        for name, spec in cats_raw.items():
+            if name not in CATEGORIES:
+                raise SafetyPatternError(
+                    f"{where}: category '{name}': unknown (expected one of {', '.join(CATEGORIES)})"
+                )
+            if not isinstance(spec, Mapping):
+                raise SafetyPatternError(f"{where}: category '{name}': must be a mapping")
+            unknown = set(spec) - {"phrases", "near", "exclude"}
+            if unknown:
+                raise SafetyPatternError(
+                    f"{where}: category '{name}': field '{sorted(unknown)[0]}': unknown field"
+                )
+            phrases = tuple(
+                comp.phrase(p, f"category '{name}': field 'phrases'")
+                for p in spec.get("phrases") or []
+            )
+            exclude = tuple(
+                comp.phrase(p, f"category '{name}': field 'exclude'")
+                for p in spec.get("exclude") or []
+            )
+            near = []
+            for k, rule in enumerate(spec.get("near") or []):
+                ctx = f"category '{name}': field 'near[{k}]'"
+                if not isinstance(rule, Mapping) or not {"window", "a", "b"} <= set(rule):
+                    raise SafetyPatternError(f"{where}: {ctx}: needs window, a and b")
+                near.append(
+                    _Near(
+                        int(rule["window"]),
+                        comp.terms(rule["a"], ctx),
+                        comp.terms(rule["b"], ctx),
+                        comp.terms(rule["also"], ctx) if rule.get("also") else (),
+                    )
+                )
+            compiled.append(_Category(str(name), phrases, tuple(near), exclude))
+        return cls(compiled)
+
+    @classmethod
+    def from_file(cls, path: Path) -> SafetyDetector:
+        """Load and compile a safety pattern YAML file."""
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise SafetyPatternError(f"{path}: not valid YAML: {exc}") from exc
+        return cls.from_mapping(data, where=str(path))
+
+    def detect_tokens(self, toks: Sequence[str]) -> SafetyResult:
+        """Detect over an already lemmatised token list."""
+        found: dict[str, list[SafetyMatch]] = {}
+        for cat in self._categories:
+            excluded = [s for ex in cat.exclude for s in _phrase_spans(ex, toks)]
+            for phrase in cat.phrases:
+                for span in _phrase_spans(phrase, toks):
+                    if not _overlaps(span, excluded):
+                        words = " ".join(toks[span[0] : span[1]])
+                        found.setdefault(cat.name, []).append(
+                            SafetyMatch(cat.name, phrase.source, words)
+                        )
+                        break
+            for rule in cat.near:
+                hit = self._near_hit(rule, toks, excluded)
+                if hit:
+                    found.setdefault(cat.name, []).append(SafetyMatch(cat.name, "near", hit))
+        cats = tuple(c for c in CATEGORIES if c in found)
+        return SafetyResult(cats, tuple(m for c in cats for m in found[c]))
+
+    @staticmethod
+    def _near_hit(rule: _Near, toks: Sequence[str], excluded: list[tuple[int, int]]) -> str:
+        a_spans = [s for s in _term_spans(rule.a, toks) if not _overlaps(s, excluded)]
+        if not a_spans:
+            return ""
+        b_spans = [s for s in _term_spans(rule.b, toks) if not _overlaps(s, excluded)]
+        if rule.also and not _term_spans(rule.also, toks):
+            return ""
+        for sa in a_spans:
+            for sb in b_spans:
+                if _overlaps(sa, [sb]):
+                    continue
+                gap = max(sb[0] - sa[1], sa[0] - sb[1])
+                if gap <= rule.window:
+                    return f"{' '.join(toks[sa[0]:sa[1]])} ~ {' '.join(toks[sb[0]:sb[1]])}"
+        return ""
+
+    def detect(self, text: str) -> SafetyResult:
+        """Flag ``text``; empty result when nothing applies."""
+        return self.detect_tokens(lemma_tokens(text))
+
+
+@lru_cache(maxsize=4)
+def _detector_for(path: str) -> SafetyDetector:
+    return SafetyDetector.from_file(Path(path))
+
+
+def default_detector(content_dir: Path | None = None) -> SafetyDetector:
+    """The detector for the configured content directory (compiled once per process)."""
+    if content_dir is None:
+        from firstpoint.settings import get_settings
+
+        content_dir = get_settings().content_dir
+    return _detector_for(str(Path(content_dir) / PATTERNS_FILE))

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Creates .venv and installs FirstPoint with Rasa Open Source 3.6.21.
+# Idempotent: does nothing when the installed lock matches requirements/.
+# Works with CPython 3.11 (Rasa's wheel says <3.11, so --ignore-requires-python
+# and constraints re-pin what Rasa's markers drop) and with 3.10.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${FIRSTPOINT_VENV:-.venv}
+PY=${FIRSTPOINT_PYTHON:-}
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3.10 python3; do
+    if command -v "$cand" >/dev/null 2>&1 && "$cand" -c 'import sys; sys.exit(0 if (3,10) <= sys.version_info[:2] <= (3,11) else 1)' 2>/dev/null; then
+      PY=$cand; break
+    fi
+  done
+fi
+[ -n "$PY" ] || { echo "install: need CPython 3.10 or 3.11 on PATH (set FIRSTPOINT_PYTHON)" >&2; exit 1; }
+
+stamp="$VENV/.firstpoint-installed"
+want=$(cat requirements/*.txt pyproject.toml | sha256sum | cut -c1-16)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+
+# System libraries: matplotlib<3.6 (a Rasa pin) has no cp311 wheel and its
+# sdist would download freetype unless built on the system's libraries.
+need_pkgs=()
+for spec in libfreetype-dev:/usr/include/freetype2/ft2build.h libqhull-dev:/usr/include/libqhull_r/qhull_ra.h pkg-config:/usr/bin/pkg-config; do
+  pkg=${spec%%:*}; file=${spec#*:}
+  [ -e "$file" ] || need_pkgs+=("$pkg")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "install: installing system packages: ${need_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "install: missing system packages: ${need_pkgs[*]}" >&2
+    echo "install: as root run: apt-get install ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+fi
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+export MPLSETUPCFG="$PWD/requirements/matplotlib-setup.cfg"
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+"$VENV/bin/python" -m pip install -q --upgrade 'pip<25' wheel 'setuptools<70'
+"$VENV/bin/python" -m pip install -q --ignore-requires-python \
+  -c requirements/lock.txt -r requirements/base.txt
+"$VENV/bin/python" -m pip install -q --ignore-requires-python --no-deps -e .
+echo "$want" > "$stamp"
+echo "install: ready ($("$VENV/bin/python" -c 'import rasa, rasa_sdk, spacy, sqlalchemy, aiohttp; print("rasa", rasa.__version__, "rasa-sdk", rasa_sdk.__version__, "spacy", spacy.__version__, "sqlalchemy", sqlalchemy.__version__, "aiohttp", aiohttp.__version__)'))"
