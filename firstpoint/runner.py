@@ -106,6 +106,9 @@ def start_stack(
     env["FIRSTPOINT_RASA_PORT"] = str(settings.rasa_port)
     env["FIRSTPOINT_API_PORT"] = str(settings.api_port)
     env["FIRSTPOINT_TRACKER_DB"] = str(settings.var_dir / "tracker.db")
+    env["FIRSTPOINT_CONTENT_DIR"] = str(settings.content_dir)
+    if settings.data_key:
+        env["FIRSTPOINT_DATA_KEY"] = settings.data_key
     stack = Stack(settings)
 
     def spawn(name: str, cmd: list[str]) -> None:

@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from knowledge.schema import ContentError
+
 log = logging.getLogger(__name__)
 
 LONDON = ZoneInfo("Europe/London")
@@ -64,8 +66,12 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 
-class DirectoryError(ValueError):
-    """directory.yml is invalid: ``"<file>: <entry>: field '<field>': <problem>"``."""
+class DirectoryError(ContentError):
+    """directory.yml is invalid: ``"<file>: team '<id>': field '<field>': <problem>"``.
+
+    A :class:`knowledge.schema.ContentError` (so a ``ValueError``) with ``kind``
+    "team" or "category"; entry and field are None for whole-file problems.
+    """
 
 
 @dataclass(frozen=True)
@@ -167,7 +173,8 @@ class Directory:
         for s_utc, e_utc in self._open_spans(self._team(team), start):
             if e_utc > start:
                 return max(s_utc, start)
-        raise DirectoryError(f"{FILE_NAME}: team '{self._team(team).id}': never opens")
+        raise DirectoryError(FILE_NAME, self._team(team).id, "opening_hours", "never opens",
+                             kind="team")
 
     def sla_due(self, team: Team | str, created_at: datetime) -> datetime:
         """When a handoff created at ``created_at`` is due under the team's response promise.
@@ -189,7 +196,7 @@ class Directory:
             if available >= remaining:
                 return begin + remaining
             remaining -= available
-        raise DirectoryError(f"{FILE_NAME}: team '{team.id}': never opens")
+        raise DirectoryError(FILE_NAME, team.id, "opening_hours", "never opens", kind="team")
 
     def _team(self, team: Team | str) -> Team:
         return self.teams[team] if isinstance(team, str) else team
@@ -228,14 +235,15 @@ def format_local(at: datetime) -> str:
 
 
 class _Where:
-    """Builds error messages naming the file and entry."""
+    """Builds errors naming the file and the entry (``kind`` 'id'; None for the whole file)."""
 
-    def __init__(self, file: str, entry: str) -> None:
+    def __init__(self, file: str, entry: str | None, kind: str = "team") -> None:
         self.file = file
         self.entry = entry
+        self.kind = kind
 
-    def error(self, field: str, problem: str) -> DirectoryError:
-        return DirectoryError(f"{self.file}: {self.entry}: field '{field}': {problem}")
+    def error(self, field: str | None, problem: str) -> DirectoryError:
+        return DirectoryError(self.file, self.entry, field, problem, kind=self.kind)
 
     def text(self, raw: Mapping[str, Any], field: str) -> str:
         value = raw.get(field)
@@ -280,9 +288,9 @@ def _parse_hours(where: _Where, field: str, value: Any) -> tuple[Interval, ...]:
 
 def _parse_team(file: str, index: int, raw: Any) -> Team:
     if not isinstance(raw, Mapping):
-        raise DirectoryError(f"{file}: team #{index + 1}: field '-': must be a mapping")
+        raise _Where(file, f"#{index + 1}").error(None, "must be a mapping of fields")
     team_id = raw.get("id")
-    where = _Where(file, f"team '{team_id}'" if team_id else f"team #{index + 1}")
+    where = _Where(file, str(team_id) if team_id else f"#{index + 1}")
     if not isinstance(team_id, str) or not _ID.match(team_id):
         raise where.error("id", f"must be lower-case words joined by '-', got {team_id!r}")
     for name in TEAM_FIELDS:
@@ -373,8 +381,8 @@ def _parse_team(file: str, index: int, raw: Any) -> Team:
 def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> Directory:
     """Validate parsed YAML ``data`` and build a :class:`Directory` (errors name ``file``)."""
     if not isinstance(data, Mapping):
-        raise DirectoryError(f"{file}: top level: field '-': must be a mapping")
-    top = _Where(file, "top level")
+        raise _Where(file, None).error(None, "must be a mapping with teams and categories")
+    top = _Where(file, None)
     for name in ("teams", "categories", "fallback_team", "bank_holidays"):
         if name not in data:
             raise top.error(name, "is missing")
@@ -388,7 +396,7 @@ def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> 
     for index, raw in enumerate(data["teams"]):
         team = _parse_team(file, index, raw)
         if team.id in teams:
-            raise _Where(file, f"team '{team.id}'").error("id", "is used by another team")
+            raise _Where(file, team.id).error("id", "is used by another team")
         teams[team.id] = team
 
     categories = data["categories"]
@@ -396,11 +404,11 @@ def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> 
         raise top.error("categories", "must map category names to {team, priority}")
     routes: dict[str, CategoryRoute] = {}
     for name, raw in categories.items():
-        where = _Where(file, f"category '{name}'")
+        where = _Where(file, str(name), "category")
         if name not in CATEGORIES:
-            raise where.error("-", f"is not a known category ({', '.join(CATEGORIES)})")
+            raise where.error(None, f"is not a known category ({', '.join(CATEGORIES)})")
         if not isinstance(raw, Mapping):
-            raise where.error("-", "must be {team: ..., priority: ...}")
+            raise where.error(None, "must be {team: ..., priority: ...}")
         team_id = raw.get("team")
         if team_id not in teams:
             raise where.error("team", f"{team_id!r} is not a team in this file")
@@ -411,7 +419,7 @@ def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> 
         routes[name] = CategoryRoute(name, team_id, priority)
     for name in CATEGORIES:
         if name not in routes:
-            raise _Where(file, f"category '{name}'").error("team", "no route for this category")
+            raise _Where(file, name, "category").error("team", "no route for this category")
 
     if data["fallback_team"] not in teams:
         raise top.error("fallback_team", f"{data['fallback_team']!r} is not a team in this file")
@@ -427,7 +435,7 @@ def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> 
         try:
             holidays.add(date.fromisoformat(str(value)))
         except ValueError:
-            raise _Where(file, "bank_holidays").error(
+            raise top.error(
                 "bank_holidays", f"{value!r} is not a date (YYYY-MM-DD)"
             ) from None
     return Directory(teams, routes, data["fallback_team"], frozenset(holidays))
@@ -440,11 +448,13 @@ def load_directory(content_dir: Path) -> Directory:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DirectoryError(f"{file}: top level: field '-': cannot read ({exc})") from exc
+        raise DirectoryError(file, None, None, f"cannot read ({exc})") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise DirectoryError(f"{file}: top level: field '-': invalid YAML ({exc})") from exc
+        mark = getattr(exc, "problem_mark", None)
+        raise DirectoryError(file, None, None, f"invalid YAML ({getattr(exc, 'problem', exc)})",
+                             line=mark.line + 1 if mark is not None else None) from exc
     return parse_directory(data, file)
 
 

@@ -122,13 +122,16 @@ class KnowledgeIndex:
         synonyms: Mapping[str, Sequence[str]] | None = None,
         k1: float = 1.2,
         b: float = 0.75,
-        min_coverage: float = 0.45,
+        min_coverage: float = 0.35,
         min_score: float = 1.5,
-        ambiguity_ratio: float = 0.88,
+        ambiguity_ratio: float = 0.93,
+        other_audience_weight: float = 0.75,
     ) -> None:
         self.kb = kb
         self.entries: tuple[Entry, ...] = tuple(kb.entries)
         self.k1, self.b = k1, b
+        # Staff mostly ask about Business Support; resident pages rank a little lower for them.
+        self.other_audience_weight = other_audience_weight
         self.min_coverage, self.min_score, self.ambiguity_ratio = (
             min_coverage,
             min_score,
@@ -259,7 +262,10 @@ class KnowledgeIndex:
             do, wn = best_items.get((ei, "does")), best_items.get((ei, "will_not"))
             item_bonus = 0.5 * max((h.score for h in (do, wn) if h), default=0.0)
             coverage = matched.get(ei, 0.0) / total_idf
-            ranked.append(Hit(self.entries[ei], score + item_bonus, coverage, do, wn))
+            total = score + item_bonus
+            if audience == "staff" and self.entries[ei].audience == "resident":
+                total *= self.other_audience_weight
+            ranked.append(Hit(self.entries[ei], total, coverage, do, wn))
         ranked.sort(key=lambda h: h.score, reverse=True)
         hits = tuple(ranked[:limit])
         top = hits[0]

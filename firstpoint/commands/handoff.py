@@ -1,4 +1,4 @@
-"""``firstpoint handoff ...`` and ``firstpoint outbox ...``: read and work handoffs, send notifications.
+"""``firstpoint handoff ...`` and ``firstpoint outbox ...``: work handoffs, send notifications.
 
 ``handoff show`` prints the caller's decrypted details: it is for the accountable
 officer only. Every command applies the migrations first.
@@ -121,7 +121,8 @@ def _outbox_list(args: argparse.Namespace) -> int:
     if not rows:
         print("outbox is empty")
     for row in rows:
-        when = format_local(row.sent_at) if row.sent_at else f"next {format_local(row.next_attempt_at)}"
+        when = (format_local(row.sent_at) if row.sent_at
+                else f"next {format_local(row.next_attempt_at)}")
         print(f"#{row.id} {row.reference} {row.notifier} {row.target} {row.status} "
               f"attempts={row.attempts} {when}" + (f" error: {row.last_error}" if row.last_error
                                                    and row.status != "sent" else ""))

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -147,27 +147,35 @@ class OutboxDispatcher:
         return None
 
     def _claim_due(self, limit: int) -> list[_Claim]:
-        now = self._now()
-        claims: list[_Claim] = []
+        """Claim up to ``limit`` due rows for this worker."""
+        claims = (self._try_claim(candidate) for candidate in self._due(limit))
+        return [claim for claim in claims if claim is not None]
+
+    def _due(self, limit: int) -> list[_Claim]:
+        """Pending rows whose time has come, as unclaimed candidates (attempts as read)."""
         with session_scope(self.session_factory) as session:
             rows = session.execute(
                 select(OutboxMessage)
-                .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+                .where(OutboxMessage.status == "pending",
+                       OutboxMessage.next_attempt_at <= self._now())
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(limit)
             ).scalars().all()
-            for row in rows:
-                taken = session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending",
-                           OutboxMessage.attempts == row.attempts)
-                    .values(attempts=row.attempts + 1, next_attempt_at=now + self.lease)
-                    .execution_options(synchronize_session=False)
-                )
-                if taken.rowcount == 1:
-                    claims.append(_Claim(row.id, row.notifier, row.target, dict(row.payload),
-                                         row.attempts + 1))
-        return claims
+            return [_Claim(r.id, r.notifier, r.target, dict(r.payload), r.attempts)
+                    for r in rows]
+
+    def _try_claim(self, candidate: _Claim) -> _Claim | None:
+        """Atomically take ``candidate``: only one worker's conditional UPDATE matches."""
+        claim = replace(candidate, attempts=candidate.attempts + 1)
+        with session_scope(self.session_factory) as session:
+            taken = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == candidate.id, OutboxMessage.status == "pending",
+                       OutboxMessage.attempts == candidate.attempts)
+                .values(attempts=claim.attempts, next_attempt_at=self._now() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            return claim if taken.rowcount == 1 else None
 
     def _record(self, claim: _Claim, error: str | None) -> str:
         """Store the outcome of a send; returns the DispatchCounts field to bump."""

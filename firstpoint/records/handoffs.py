@@ -253,6 +253,19 @@ def normalise_reference(text: str) -> str:
     return value
 
 
+def _turn_time(value: Any) -> str:
+    """A transcript time as ISO 8601 UTC (Rasa gives epoch seconds, often as text)."""
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()  # type: ignore[union-attr]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, timezone.utc).isoformat()
+    text = str(value or "").strip()
+    try:
+        return datetime.fromtimestamp(float(text), timezone.utc).isoformat()
+    except (ValueError, OverflowError):
+        return text
+
+
 def _transcript_json(transcript: Iterable[Mapping[str, Any]] | None) -> str:
     turns = []
     for number, turn in enumerate(transcript or (), start=1):
@@ -260,12 +273,8 @@ def _transcript_json(transcript: Iterable[Mapping[str, Any]] | None) -> str:
             speaker, text = turn["speaker"], turn["text"]
         except (KeyError, TypeError) as exc:
             raise ValueError(f"transcript turn {number} needs speaker and text") from exc
-        when = turn.get("time")
-        turns.append({
-            "speaker": str(speaker),
-            "text": str(text),
-            "time": when.isoformat() if isinstance(when, datetime) else str(when or ""),
-        })
+        turns.append({"speaker": str(speaker), "text": str(text),
+                      "time": _turn_time(turn.get("time"))})
     return json.dumps(turns, ensure_ascii=False)
 
 

@@ -19,6 +19,7 @@ from knowledge.directory import (
     load_directory,
     parse_directory,
 )
+from knowledge.schema import ContentError
 
 CONTENT = PROJECT_ROOT / "knowledge" / "content"
 UTC = timezone.utc
@@ -34,8 +35,8 @@ def directory() -> Directory:
     return load_directory(CONTENT)
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def team_entry(data: dict[str, Any], team_id: str) -> dict[str, Any]:
@@ -111,9 +112,9 @@ def test_bank_holidays_cover_2026_and_2027(directory: Directory) -> None:
         (lambda d: d["categories"].pop("domestic_abuse"),
          "category 'domestic_abuse': field 'team': no route for this category"),
         (lambda d: d["bank_holidays"].append("2026-02-30"),
-         "bank_holidays: field 'bank_holidays': '2026-02-30' is not a date"),
+         "directory.yml: field 'bank_holidays': '2026-02-30' is not a date"),
         (lambda d: d.update(fallback_team="nobody"),
-         "top level: field 'fallback_team': 'nobody' is not a team"),
+         "directory.yml: field 'fallback_team': 'nobody' is not a team"),
     ],
 )
 def test_validation_errors_name_file_entry_and_field(raw, mutate, expected) -> None:
@@ -133,12 +134,20 @@ def test_load_directory_reports_the_real_path(tmp_path: Path, raw) -> None:
     with pytest.raises(DirectoryError, match=r"directory\.yml: team 'emergency-duty-team': "
                                              r"field 'opening_hours\.friday'"):
         load_directory(tmp_path)
-    assert isinstance(DirectoryError("x"), ValueError)
+    assert issubclass(DirectoryError, ContentError) and issubclass(DirectoryError, ValueError)
 
 
 def test_missing_file_is_a_directory_error(tmp_path: Path) -> None:
     with pytest.raises(DirectoryError, match="cannot read"):
         load_directory(tmp_path)
+
+
+def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
+    (tmp_path / "directory.yml").write_text("teams:\n  - id: x\n    name: [unclosed\n",
+                                            encoding="utf-8")
+    with pytest.raises(DirectoryError, match=r"directory\.yml: line \d+: invalid YAML") as info:
+        load_directory(tmp_path)
+    assert info.value.line is not None
 
 
 # ----------------------------------------------------------------- routing
@@ -282,3 +291,21 @@ def test_sla_rejects_a_team_that_never_opens(raw) -> None:
         hours[day] = "closed"
     with pytest.raises(DirectoryError, match="working_hours needs at least one open day"):
         parse_directory(data)
+
+
+def test_default_directory_is_loaded_once_from_settings(monkeypatch, tmp_path, raw) -> None:
+    from firstpoint.settings import get_settings
+    from knowledge.directory import default_directory
+
+    data = copy.deepcopy(raw)
+    team_entry(data, "general-enquiries")["name"] = "Test Council Business Support"
+    (tmp_path / "directory.yml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setenv("FIRSTPOINT_CONTENT_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        first = default_directory()
+        assert first.team("general-enquiries").name == "Test Council Business Support"
+        (tmp_path / "directory.yml").write_text("not: valid", encoding="utf-8")
+        assert default_directory() is first  # cached: the file is not read again
+    finally:
+        get_settings.cache_clear()

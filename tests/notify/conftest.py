@@ -139,6 +139,11 @@ def handoffs(sqlite_url, clock) -> Iterator[HandoffService]:
 
 def make_handoff(service: HandoffService, category: str = "child_safeguarding") -> str:
     """Create a handoff full of personal data; returns its reference."""
-    return service.create(category, "web", "resident", "sender-1", **PERSONAL,
+    return service.create(category, "web", "resident", "sender-1",
+                          caller_name=PERSONAL["caller_name"],
+                          contact_method=PERSONAL["contact_method"],
+                          contact_details=PERSONAL["contact_details"],
+                          contact_time=PERSONAL["contact_time"],
+                          message=PERSONAL["message"],
                           transcript=[{"speaker": "caller", "text": PERSONAL["message"]}],
                           consent_to_share=True).reference

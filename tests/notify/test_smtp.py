@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import email
-from email import policy
 import time
 from datetime import datetime, timezone
+from email import policy
 
 import pytest
 

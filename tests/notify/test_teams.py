@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from firstpoint.notify.base import NotifierError, compose_notification
-from firstpoint.notify.teams import TeamsWebhookNotifier, adaptive_card
+from firstpoint.notify.teams import TeamsWebhookNotifier
 from tests.notify.conftest import free_port
 
 

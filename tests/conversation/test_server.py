@@ -1,0 +1,90 @@
+"""The first real conversations, through the REST webhook of the real Rasa server."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conversation.conftest import Say, joined
+
+pytestmark = pytest.mark.rasa_server
+
+
+def test_hello_gets_a_greeting(say: Say) -> None:
+    reply = joined(say("hello"))
+    assert "FirstPoint" in reply
+
+
+def test_goodbye_and_thanks(say: Say) -> None:
+    assert "Goodbye" in joined(say("bye for now"))
+    assert "welcome" in joined(say("thanks very much")).lower()
+
+
+def test_are_you_a_bot_is_answered_honestly(say: Say) -> None:
+    reply = joined(say("am I talking to a real person?"))
+    assert "not a person" in reply
+
+
+def test_capabilities_depend_on_audience(say: Say) -> None:
+    staff = joined(say("what can you help me with?", audience="staff"))
+    resident = joined(say("what can you help me with?", audience="resident"))
+    assert "Business Support will and won't do" in staff
+    assert "school admissions" in resident
+    assert staff != resident
+
+
+def test_custom_action_answers_through_the_action_server(say: Say) -> None:
+    messages = say("can business support book my train tickets for a conference?", audience="staff")
+    reply = joined(messages)
+    assert reply.startswith("No — Business Support will not")
+    assert "Service Menu" in reply  # the citation
+    assert any(m.get("buttons") for m in messages)  # did this help?
+
+
+def test_gibberish_is_not_guessed(say: Say) -> None:
+    reply = joined(say("qwzx plorp vrrm"))
+    assert "didn't understand" in reply or "couldn't find" in reply
+    assert "01632 960000" in reply  # offers the council's number instead
+
+
+def test_out_of_scope_offers_contact_details(say: Say) -> None:
+    reply = joined(say("what's the football score tonight?"))
+    assert "01632 960000" in reply
+
+
+def test_staff_only_content_is_not_given_to_residents(say: Say) -> None:
+    staff = joined(say("who can put my timesheet on BMS for me?", audience="staff"))
+    resident = joined(say("who can put my timesheet on BMS for me?", audience="resident"))
+    assert "Payroll" in staff
+    assert "Payroll" not in resident
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"{}", json.dumps({"sender": "x"}).encode(), b"[1,2,3]"],
+)
+def test_malformed_requests_get_a_clear_error(stack, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    req = urllib.request.Request(
+        stack.webhook_url, data=body, headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req, timeout=30)  # noqa: S310
+    assert 400 <= err.value.code < 500
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 20000,
+        "🙂" * 500 + " can you book my travel",
+        "\u202e\u0000\u200b hello \ufeff",
+        "Ｃａｎ ｂｕｓｉｎｅｓｓ ｓｕｐｐｏｒｔ ｄｏ ｔｈｅ ｐｏｓｔ？",
+        "",
+    ],
+)
+def test_huge_or_odd_unicode_messages_get_a_reply(say: Say, text: str) -> None:
+    messages = say(text)
+    assert isinstance(messages, list)
