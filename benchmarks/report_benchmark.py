@@ -114,7 +114,7 @@ class Generator:
         self.team = Picker([(f"bs-{t}", w) for t, w in (
             ("admin", 30), ("minutes", 15), ("payroll", 12), ("rooms", 10), ("finance", 9),
             ("hr", 8), ("it", 8), ("post", 8))], r)
-        self.n_topics = Picker([(0, 15), (1, 35), (2, 30), (3, 20)], r)  # mean 1.55
+        self.n_topics = Picker([(0, 10), (1, 30), (2, 35), (3, 25)], r)  # mean 1.75
         self.entry = Picker([(f"menu.entry-{i:02d}", 1 / (i + 1)) for i in range(60)], r)
         self.message = Picker([(f"unrecognised request [REDACTED] #{i}", 1 / (i + 1) ** 1.1)
                                for i in range(300)], r)

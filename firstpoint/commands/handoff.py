@@ -114,6 +114,25 @@ def _outbox_dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outbox_run(args: argparse.Namespace) -> int:
+    """Dispatch every ``--interval`` seconds until SIGINT/SIGTERM."""
+    import signal
+
+    settings = get_settings()
+    dispatcher = _dispatcher(_service(settings), settings)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await dispatcher.run_forever(args.interval, stop)
+
+    print(f"outbox worker: dispatching every {args.interval:g}s (Ctrl-C to stop)")
+    asyncio.run(main())
+    return 0
+
+
 def _outbox_list(args: argparse.Namespace) -> int:
     settings = get_settings()
     dispatcher = _dispatcher(_service(settings), settings)
@@ -163,6 +182,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     osub = outbox.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
     dispatch = _add(osub, "dispatch", "send due notifications (one pass)", _outbox_dispatch)
     dispatch.add_argument("--limit", type=int, default=100)
+    run = _add(osub, "run", "keep dispatching (background worker)", _outbox_run)
+    run.add_argument("--interval", type=float, default=15.0, help="seconds between passes")
     olist = _add(osub, "list", "list outbox messages", _outbox_list)
     olist.add_argument("--status", choices=_OUTBOX_STATUSES)
     retry = _add(osub, "retry", "queue failed messages again", _outbox_retry)

@@ -95,7 +95,7 @@ def nhs_number_valid(number: str) -> bool:
 
 # --------------------------------------------------------------------------- patterns
 
-_EMAIL = re.compile(r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
+_EMAIL = re.compile(r"(?<![\w.%+'-])[\w.%+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 _URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"']+")
 _DIGIT_RUN = re.compile(r"(?<![\w-])\d+(?:[ -]\d+)*(?![\w])")
 # A UK number: +44 / 0044 / 0 then digit groups separated by one space, dash or dot,
@@ -174,12 +174,17 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     i = 0
     while i < len(groups):
-        best = None
-        for j in range(len(groups) - 1, i - 1, -1):
-            digits = "".join(run[s:e] for s, e in groups[i:j + 1])
-            if 13 <= len(digits) <= 19 and digits[0] != "0" and luhn_valid(digits):
-                best = j
+        digits, ends = "", []
+        for j in range(i, len(groups)):
+            digits += run[groups[j][0]:groups[j][1]]
+            if len(digits) > 19:
                 break
+            ends.append((j, digits))
+        best = next(
+            (j for j, d in reversed(ends)
+             if len(d) >= 13 and d[0] != "0" and luhn_valid(d)),
+            None,
+        )
         if best is None:
             i += 1
             continue
@@ -348,8 +353,7 @@ _SIGNOFF_FILLER = {
 _PARTICLES = {"van", "de", "der", "von", "bin", "al", "da", "le", "la", "du", "del", "di", "ap"}
 
 #: Capitalised words that are not names (checked in lower case) besides spaCy's stop words.
-NOT_NAMES = frozenset(
-    """
+_NOT_NAMES_TEXT = """
     monday tuesday wednesday thursday friday saturday sunday today tomorrow tonight
     january february march april may june july august september october november december
     english welsh scottish irish british polish romanian indian pakistani bangladeshi
@@ -362,9 +366,10 @@ NOT_NAMES = frozenset(
     after about from the a an and or but if in on at to for of with by it this that i me
     my we our you your he she they them his her their us all everyone everybody bye
     again guys folks mate x xx xxx ta love lol asap re fw fwd
-    """.split()
-)
+"""
+NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
 
+_LONG_RUN = re.compile(r"\S{40,}")
 _NAME_CHARS = re.compile(r"^[^\W\d_][\w'’.-]*$", re.UNICODE)
 
 
@@ -406,7 +411,9 @@ class _NameFinder:
         self.titles.add("TITLE", [[{"LOWER": {"IN": title_words}}, {"ORTH": ".", "OP": "?"}]])
 
     def find(self, text: str) -> list[Finding]:
-        doc = self.nlp.make_doc(text)
+        # spaCy's tokenizer is slow on very long runs without spaces (emoji, punctuation);
+        # no name lives in one, so blank them out, keeping every offset.
+        doc = self.nlp.make_doc(_LONG_RUN.sub(lambda m: " " * len(m.group()), text))
         found: list[Finding] = []
         for match_id, start, end in self.phrases(doc):
             label = self.nlp.vocab.strings[match_id]

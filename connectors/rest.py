@@ -1,0 +1,109 @@
+"""The REST channel with input validation: malformed requests get a clear 4xx error.
+
+Same URL and response shape as Rasa's built-in ``rest`` channel
+(``POST /webhooks/rest/webhook`` with ``{"sender", "message", "metadata"}``),
+but a body that is not a JSON object, a missing or odd sender, an empty or
+over-long message, or bad metadata gets ``{"error": "..."}`` with status 400
+or 413 instead of a 500. Channel and audience travel in ``metadata``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_CHARS = 5000
+SENDER_RE = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
+AUDIENCES = ("resident", "staff")
+CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,19}$")
+
+
+class RequestError(ValueError):
+    """A client error: ``status`` and a message safe to show the client."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def parse_body(raw: bytes, default_channel: str = "rest") -> tuple[str, str, dict[str, Any]]:
+    """Validate a webhook body; returns (sender, message, metadata) or raises RequestError."""
+    try:
+        body = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError("the body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise RequestError("the body must be a JSON object")
+    sender = body.get("sender")
+    if not isinstance(sender, str) or not SENDER_RE.match(sender):
+        raise RequestError(
+            "'sender' must be 1-128 characters: letters, digits and _ . : @ -"
+        )
+    message = body.get("message")
+    if not isinstance(message, str):
+        raise RequestError("'message' must be a string")
+    if not message.strip():
+        raise RequestError("'message' must not be empty")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise RequestError(f"'message' is longer than {MAX_MESSAGE_CHARS} characters", 413)
+    metadata = body.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise RequestError("'metadata' must be a JSON object")
+    audience = metadata.get("audience", "resident")
+    if audience not in AUDIENCES:
+        raise RequestError("'metadata.audience' must be 'resident' or 'staff'")
+    channel = metadata.get("channel", default_channel)
+    if not isinstance(channel, str) or not CHANNEL_RE.match(channel):
+        raise RequestError("'metadata.channel' must be a short lower-case name such as 'web'")
+    return sender, message, {**metadata, "audience": audience, "channel": channel}
+
+
+class FirstPointRestInput(RestInput):
+    """Rasa's REST channel, with validation (configured in credentials.yml)."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        hook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                sender, text, metadata = parse_body(request.body, self.name())
+            except RequestError as exc:
+                return response.json({"error": str(exc)}, status=exc.status)
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(
+                    UserMessage(
+                        text, collector, sender, input_channel=self.name(), metadata=metadata
+                    )
+                )
+            except Exception:  # noqa: BLE001 - the client gets a clear error, we keep the log
+                logger.exception("message from %s could not be handled", sender)
+                return response.json(
+                    {"error": "the assistant could not handle this message; please try again"},
+                    status=503,
+                )
+            return response.json(collector.messages)
+
+        return hook

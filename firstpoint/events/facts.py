@@ -1,0 +1,224 @@
+"""Turn one Rasa event (as the event broker publishes it) into a small, redacted fact.
+
+Rasa 3.6 publishes, for every new tracker event, ``{"sender_id": …, **event.as_dict()}``
+(``TrackerStore._stream_new_events``; the Pika broker sends the same dict as a JSON
+body). The shapes this module reads:
+
+* ``{"event": "session_started", "timestamp": …}``
+* ``{"event": "user", "timestamp": …, "text": …, "parse_data": {"intent": {"name": …}},
+  "input_channel": "socketio", "message_id": …, "metadata": {…}}`` — ``metadata`` is the
+  channel's message metadata (``{"channel": "web", "audience": "staff"}``) to which the
+  tracker *adds* ``model_id`` and ``assistant_id`` (``DialogueStateTracker.update``); a
+  channel that sends none leaves only those two keys, so channel/audience are then
+  ``None`` here and the recorder falls back to ``input_channel`` / the session metadata /
+  the defaults.
+* ``{"event": "slot", "name": …, "value": …}``; before ``action_session_start``
+  Rasa sets the ``session_started_metadata`` slot to the same channel metadata.
+* ``{"event": "action", "name": …}`` and ``{"event": "active_loop", "name": …}``.
+
+Only the non-personal slots of ``docs/contracts.md`` produce facts, each value checked
+against its expected shape; ``feedback_comment`` is redacted; every other slot
+(``caller_name``, ``contact_*``, ``handoff_message``, ``consent_to_share`` …) and every
+other event yields ``None``. The user's text is carried only redacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Protocol
+
+SESSION_STARTED = "session_started"
+SESSION_META = "session_meta"
+USER = "user"
+SLOT = "slot"
+ACTION = "action"
+FACT_KINDS = (SESSION_STARTED, SESSION_META, USER, SLOT, ACTION)
+
+NLU_FALLBACK = "nlu_fallback"
+ACTION_EMERGENCY = "action_emergency_advice"
+ACTION_NOT_UNDERSTOOD = "action_not_understood"
+HANDOFF_FORM = "handoff_form"
+RECORDED_ACTIONS = frozenset({ACTION_EMERGENCY, ACTION_NOT_UNDERSTOOD, HANDOFF_FORM})
+
+DEFAULT_CHANNEL = "rest"
+DEFAULT_AUDIENCE = "resident"
+DEFAULT_LANGUAGE = "en"
+AUDIENCES = frozenset({"resident", "staff"})
+LANGUAGES = frozenset({"en", "cy"})
+#: Rasa input channel names mapped to the channel names the contact log reports.
+INPUT_CHANNELS = {"socketio": "web", "botframework": "teams", "facebook": "facebook",
+                  "rest": "rest", "callback": "rest", "cmdline": "rest"}
+
+_CHANNEL = re.compile(r"^[a-z0-9_-]{1,20}$")
+_TOPIC = re.compile(r"^[\w.:/-]{1,80}$")
+_TEAM = re.compile(r"^[\w.-]{1,60}$")
+_REFERENCE = re.compile(r"^[A-Za-z0-9/-]{1,20}$")
+_SLOT_VALUES: dict[str, Any] = {
+    "kb_topic": _TOPIC,
+    "kb_outcome": frozenset({"answered", "declined", "clarify"}),
+    "safety_category": frozenset({"danger", "self_harm", "child_safeguarding",
+                                  "adult_safeguarding", "domestic_abuse", "casework"}),
+    "handoff_team": _TEAM,
+    "handoff_reference": _REFERENCE,
+    "feedback_rating": frozenset({"helpful", "not_helpful"}),
+    "language": LANGUAGES,
+}
+REDACTED_SLOTS = frozenset({"feedback_comment"})
+RECORDED_SLOTS = frozenset(_SLOT_VALUES) | REDACTED_SLOTS
+SESSION_METADATA_SLOT = "session_started_metadata"
+
+
+class TextRedactor(Protocol):
+    """Anything with ``redact(text) -> str`` (``firstpoint.records.redaction.Redactor``)."""
+
+    def redact(self, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One thing the contact log records, already free of personal data.
+
+    ``sender_id`` is the Rasa conversation id as received; :meth:`pseudonymised`
+    swaps it for ``conversation_key`` (its HMAC) before a fact is queued or spooled.
+    ``at`` is the event's Unix timestamp (``None`` when the event had none).
+    """
+
+    kind: str
+    at: float | None = None
+    sender_id: str | None = None
+    conversation_key: str | None = None
+    intent: str | None = None
+    channel: str | None = None
+    audience: str | None = None
+    language: str | None = None
+    text_redacted: str | None = None
+    name: str | None = None
+    value: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict without the empty fields."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Fact:
+        """Rebuild a fact from :meth:`to_dict` output (unknown keys are ignored)."""
+        names = {f.name for f in fields(cls)}
+        kind = data.get("kind")
+        if kind not in FACT_KINDS:
+            raise ValueError(f"not a contact-log fact kind: {kind!r}")
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def pseudonymised(self, key: bytes) -> Fact:
+        """This fact with ``sender_id`` replaced by its ``conversation_key``."""
+        if self.sender_id is None:
+            return self
+        return replace(self, sender_id=None,
+                       conversation_key=conversation_key(key, self.sender_id))
+
+
+def conversation_key(key: bytes, sender_id: str) -> str:
+    """HMAC-SHA256 (hex) of a Rasa sender id: the pseudonymous key of a conversation."""
+    return hmac.new(key, sender_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _timestamp(event: Mapping[str, Any]) -> float | None:
+    value = event.get("timestamp")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def clean_channel(value: Any) -> str | None:
+    """A channel name in the contact log's vocabulary, or ``None`` if unusable."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    value = INPUT_CHANNELS.get(value, value)
+    return value if _CHANNEL.match(value) else None
+
+
+def _choice(value: Any, allowed: frozenset[str]) -> str | None:
+    if isinstance(value, str) and value.strip().lower() in allowed:
+        return value.strip().lower()
+    return None
+
+
+def _metadata_fields(metadata: Any) -> tuple[str | None, str | None, str | None]:
+    """(channel, audience, language) from channel metadata; other keys are ignored."""
+    if not isinstance(metadata, Mapping):
+        return None, None, None
+    return (
+        clean_channel(metadata.get("channel")),
+        _choice(metadata.get("audience"), AUDIENCES),
+        _choice(metadata.get("language"), LANGUAGES),
+    )
+
+
+def _intent_name(event: Mapping[str, Any]) -> str | None:
+    parse_data = event.get("parse_data")
+    intent = parse_data.get("intent") if isinstance(parse_data, Mapping) else None
+    name = intent.get("name") if isinstance(intent, Mapping) else None
+    if isinstance(name, str) and re.fullmatch(r"[\w./-]{1,80}", name):
+        return name
+    return None
+
+
+def _slot_fact(event: Mapping[str, Any], base: dict[str, Any],
+               redactor: TextRedactor) -> Fact | None:
+    name, value = event.get("name"), event.get("value")
+    if name == SESSION_METADATA_SLOT:
+        channel, audience, language = _metadata_fields(value)
+        if not (channel or audience or language):
+            return None
+        return Fact(kind=SESSION_META, channel=channel, audience=audience, language=language,
+                    **base)
+    if name not in RECORDED_SLOTS or value is None:
+        return None
+    if name in REDACTED_SLOTS:
+        text = redactor.redact(str(value))
+        return Fact(kind=SLOT, name=name, value=text or None, **base) if text else None
+    rule = _SLOT_VALUES[name]
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    if isinstance(rule, frozenset):
+        value = value.lower()
+        ok = value in rule
+    else:
+        ok = bool(rule.match(value))
+    return Fact(kind=SLOT, name=name, value=value, **base) if ok else None
+
+
+def event_to_fact(event: Mapping[str, Any], redactor: TextRedactor) -> Fact | None:
+    """The contact-log fact for one published Rasa event, or ``None`` if it records nothing.
+
+    Pure: reads only ``event`` and calls ``redactor.redact`` for free text (the user's
+    message and the feedback comment). Personal slots never produce a fact.
+    """
+    if not isinstance(event, Mapping):
+        return None
+    sender_id = event.get("sender_id")
+    if not isinstance(sender_id, str) or not sender_id:
+        return None
+    kind = event.get("event")
+    base: dict[str, Any] = {"at": _timestamp(event), "sender_id": sender_id}
+    if kind == "session_started":
+        return Fact(kind=SESSION_STARTED, **base)
+    if kind == "user":
+        channel, audience, language = _metadata_fields(event.get("metadata"))
+        channel = channel or clean_channel(event.get("input_channel"))
+        text = event.get("text")
+        redacted = redactor.redact(text) if isinstance(text, str) and text.strip() else None
+        return Fact(kind=USER, intent=_intent_name(event), text_redacted=redacted or None,
+                    channel=channel, audience=audience, language=language, **base)
+    if kind == "slot":
+        return _slot_fact(event, base, redactor)
+    if kind in ("action", "active_loop"):
+        name = event.get("name")
+        if name in RECORDED_ACTIONS:
+            return Fact(kind=ACTION, name=name, **base)
+    return None
