@@ -270,12 +270,8 @@ def count_all(engine: Engine) -> int:
 
 
 SECTIONS: dict[str, Callable[[Engine, Scope], object]] = {
-    "summary": queries.summary_figures,
-    "by_channel": lambda e, s: queries.figures_by(e, s, "channel"),
-    "by_audience": lambda e, s: queries.figures_by(e, s, "audience"),
-    "by_period(month)": lambda e, s: queries.figures_by(e, s, "month"),
-    "escalation": queries.escalation_by_team,
-    "demand": queries.demand,
+    "figures (1 statement)": queries.contact_figures,
+    "demand grid": queries.demand_grid,
     "top_topics": queries.top_topics,
     "top_not_understood": queries.top_not_understood,
 }
@@ -299,7 +295,7 @@ def measure(name: str, engine: Engine, runs: int, sections: bool) -> list[Result
     for period, (start, end) in PERIODS.items():
         build_report(engine, start, end)  # warm the cache once, as a live server would be
         med, lo, hi = median_time(lambda s=start, e=end: build_report(engine, s, e), runs)
-        n = queries.summary_figures(engine, Scope(start, end)).contacts
+        n = queries.contact_figures(engine, Scope(start, end)).summary.contacts
         results.append(Result(name, period, n, med, lo, hi, baseline))
         if sections and period == "year":
             print(f"  {name} year, per section (median of {runs}):")

@@ -42,6 +42,7 @@ CATEGORIES = (
     "casework_children",
     "casework_adults",
     "casework",
+    "unclassified",
 )
 TEAM_FIELDS = (
     "id",

@@ -38,9 +38,18 @@ def is_declined(text: str | None, intent: str | None = None) -> bool:
     return bool(text) and bool(_DECLINE_WORDS.match(text or ""))
 
 
+UNCLASSIFIED = "unclassified"
+
+
 def refine_category(category: str | None, text: str) -> str:
-    """Split casework into children's or adults' casework when the words say which."""
-    category = category or "casework"
+    """Split casework into children's or adults' casework when the words say which.
+
+    ``None`` (the classifier flagged the message but the detector found no
+    category) becomes ``unclassified``, which the directory routes to its
+    fallback team.
+    """
+    if not category:
+        return UNCLASSIFIED
     if category != "casework":
         return category
     words = set(lemma_tokens(text))
@@ -111,7 +120,10 @@ def explain_routing(
     now = now or datetime.now(timezone.utc)
     team, priority = directory.route(category)
     due = directory.sla_due(team, now)
-    parts = [
+    parts = []
+    if not category.startswith("casework"):
+        parts.append("If anyone is in immediate danger, call 999 now.")
+    parts += [
         "I can't advise on this myself, but I can pass your message to the "
         f"{team.name}, who are the right people to deal with it.",
         team.what_happens_next.strip(),

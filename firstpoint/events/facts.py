@@ -9,9 +9,11 @@ body). The shapes this module reads:
   "input_channel": "socketio", "message_id": …, "metadata": {…}}`` — ``metadata`` is the
   channel's message metadata (``{"channel": "web", "audience": "staff"}``) to which the
   tracker *adds* ``model_id`` and ``assistant_id`` (``DialogueStateTracker.update``); a
-  channel that sends none leaves only those two keys, so channel/audience are then
-  ``None`` here and the recorder falls back to ``input_channel`` / the session metadata /
-  the defaults.
+  channel that sends none leaves only those two keys. Rasa also copies the message
+  metadata into ``parse_data["metadata"]``, which is read when the event's own
+  ``metadata`` lacks channel/audience (older releases overwrote it); after that the
+  channel falls back to ``input_channel`` (``socketio`` -> ``web``, ``botframework`` ->
+  ``teams``) and the recorder to the session metadata, then the defaults.
 * ``{"event": "slot", "name": …, "value": …}``; before ``action_session_start``
   Rasa sets the ``session_started_metadata`` slot to the same channel metadata.
 * ``{"event": "action", "name": …}`` and ``{"event": "active_loop", "name": …}``.
@@ -210,6 +212,13 @@ def event_to_fact(event: Mapping[str, Any], redactor: TextRedactor) -> Fact | No
         return Fact(kind=SESSION_STARTED, **base)
     if kind == "user":
         channel, audience, language = _metadata_fields(event.get("metadata"))
+        parse_data = event.get("parse_data")
+        if isinstance(parse_data, Mapping) and not (channel and audience):
+            # Rasa also keeps the message metadata in parse_data: use it when the
+            # event's own metadata was replaced (e.g. by model_id/assistant_id only).
+            p_channel, p_audience, p_language = _metadata_fields(parse_data.get("metadata"))
+            channel, audience = channel or p_channel, audience or p_audience
+            language = language or p_language
         channel = channel or clean_channel(event.get("input_channel"))
         text = event.get("text")
         redacted = redactor.redact(text) if isinstance(text, str) and text.strip() else None

@@ -115,6 +115,7 @@ _NI_FIRST = set("ABCEGHJKLMNOPRSTWXYZ")
 _NI_SECOND = set("ABCEGHJKLMNPRSTWXYZ")
 _NI_BAD_PREFIX = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
 _NI_CONTEXT = re.compile(r"(?i)\b(?:n\.?i\.?|national insurance)\b[^.?!\n]{0,30}$")
+_NI_AFTER = re.compile(r"(?i)^[^.?!\n]{0,25}\b(?:n\.?i\.?|national insurance)\b")
 _POSTCODE = re.compile(
     r"(?i)\b(GIR ?0AA|([A-Z]{1,2})(\d[A-Z\d]?) ?(\d)([A-Z]{2}))\b"
 )
@@ -253,8 +254,9 @@ class _Patterns:
                 and second in _NI_SECOND
                 and first + second not in _NI_BAD_PREFIX
             )
-            context = bool(_NI_CONTEXT.search(text[max(0, match.start() - 40):match.start()]))
-            if prefix_ok or (suffix and context):
+            context = bool(_NI_CONTEXT.search(text[max(0, match.start() - 40):match.start()])
+                           or _NI_AFTER.match(text[match.end():match.end() + 40]))
+            if prefix_ok or suffix or context:
                 _add(found, match.start(), match.end(), "NI_NUMBER")
 
     @staticmethod
@@ -346,6 +348,9 @@ _SIGNOFF_CUES = (
     "kind regards", "best regards", "warm regards", "best wishes", "best", "ta", "love",
     "yours sincerely", "sincerely", "bye",
 )
+_GREETING_CUES = ("hi", "hello", "hey", "dear", "morning", "good morning", "good afternoon",
+                  "ok", "okay", "hiya")
+_AFTER_ADDRESSEE = {"x", "xx", "xxx", "for", "and"}
 _SIGNOFF_FILLER = {
     "so", "much", "very", "a", "lot", "again", "for", "your", "help", "all", "the",
     "everything", "lots", "loads", "in", "advance", "and", "wishes", "regards",
@@ -402,6 +407,7 @@ class _NameFinder:
             "THIS_IS": _THIS_IS_CUES,
             "CALL_ME": _CALL_ME_CUES,
             "SIGNOFF": _SIGNOFF_CUES,
+            "GREETING": _GREETING_CUES,
             "ROLE": [f"{owner} {role}" for owner in _OWNERS for role in _ROLES],
         }
         for label, cues in groups.items():
@@ -504,11 +510,15 @@ class _NameFinder:
         names = self._name_tokens(doc, i, allow_lower=False, limit=3)
         if names == i:
             return None
-        rest = doc[names:]
-        if all(tok.is_punct or tok.is_space or tok.lower_ in {"x", "xx", "xxx"} or
-               not any(ch.isalnum() for ch in tok.text) for tok in rest):
+        if names == len(doc) or doc[names].is_punct or doc[names].lower_ in _AFTER_ADDRESSEE \
+                or not any(ch.isalnum() for ch in doc[names].text):
             return i, names
         return None
+
+    def _after_greeting(self, doc: Doc, start: int, end: int) -> tuple[int, int] | None:
+        if start > 0 and not doc[start - 1].is_punct:
+            return None  # a greeting opens the message or a sentence
+        return self._after_signoff(doc, start, end)
 
 
 # --------------------------------------------------------------------------- redactor

@@ -15,15 +15,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeAlias, Union
 
-from sqlalchemy import Date, Integer, SmallInteger, String, Text, and_, case, column, func, table
+from sqlalchemy import (
+    Date,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    and_,
+    case,
+    cast,
+    column,
+    func,
+    literal_column,
+    table,
+    union_all,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement, Select, select
 
 from firstpoint.reports.model import (
+    ESCALATED,
     GROUP_BYS,
     NONE_KEY,
     OPEN,
@@ -67,7 +83,6 @@ unrecognised_messages = table(
 
 Source: TypeAlias = Union[Session, Connection, Engine]
 Executor: TypeAlias = Union[Session, Connection]
-DIMENSIONS: tuple[str, ...] = ("channel", "audience", *GROUP_BYS)
 
 
 @contextmanager
@@ -99,21 +114,6 @@ def _where(scope: Scope) -> ColumnElement:
     return and_(*conditions)
 
 
-def _count_if(condition: ColumnElement) -> ColumnElement:
-    return func.sum(case((condition, 1), else_=0))
-
-
-def _figure_columns() -> list[ColumnElement]:
-    """count(*), one conditional sum per outcome (and open), and the two ratings."""
-    columns: list[ColumnElement] = [func.count().label("contacts")]
-    for outcome in OUTCOMES:
-        columns.append(_count_if(contacts.c.outcome == outcome).label(f"o_{outcome}"))
-    columns.append(_count_if(contacts.c.outcome.is_(None)).label(f"o_{OPEN}"))
-    columns.append(_count_if(contacts.c.rating == "helpful").label("helpful"))
-    columns.append(_count_if(contacts.c.rating == "not_helpful").label("not_helpful"))
-    return columns
-
-
 def _figures(row: Any) -> Figures:
     mapping = row._mapping
     outcomes = {k: int(mapping[f"o_{k}"] or 0) for k in (*OUTCOMES, OPEN)}
@@ -133,101 +133,173 @@ def _key(value: Any) -> str:
     return str(value)
 
 
-def dimension_expression(dimension: str, dialect: str) -> ColumnElement:
-    """The SQL expression a breakdown groups by.
-
-    ``week`` is the Monday starting the council-local week: ``local_date`` minus
-    ``local_weekday`` days (0 = Monday), written per dialect.
-    """
-    if dimension in ("channel", "audience"):
-        return contacts.c[dimension]
-    if dimension == "day":
-        return contacts.c.local_date
-    if dimension == "month":
-        return contacts.c.local_month
-    if dimension == "week":
-        if dialect == "sqlite":
-            shift = func.printf("-%d days", contacts.c.local_weekday)
-            return func.date(contacts.c.local_date, shift)
-        return contacts.c.local_date - contacts.c.local_weekday
-    raise ValueError(f"unknown dimension {dimension!r}; expected one of {', '.join(DIMENSIONS)}")
+def _week_start(local_date: ColumnElement, local_weekday: ColumnElement, dialect: str) -> Any:
+    """The Monday starting the week of ``local_date`` (``local_weekday``: 0 = Monday)."""
+    if dialect == "sqlite":
+        return func.date(local_date, func.printf("-%d days", local_weekday))
+    return local_date - local_weekday
 
 
-def summary_query(scope: Scope) -> Select:
-    """SELECT of the overall figures for ``scope``."""
-    return select(*_figure_columns()).select_from(contacts).where(_where(scope))
+# --- every contact figure in ONE statement -----------------------------------------
+#
+# ``base`` groups the scoped contacts by everything the figures need (local date,
+# channel, audience, outcome, rating, team): at most a few hundred rows per day, so
+# one pass over ``contacts`` feeds every section. With an index whose leading
+# columns are these keys (see benchmarks/README.md) SQLite streams that GROUP BY
+# straight off the index without sorting. The sections are then tiny aggregations
+# of ``base`` glued with UNION ALL; a CTE used several times is materialised once
+# (SQLite >= 3.35, PostgreSQL >= 12).
+
+_BASE_KEYS = (
+    "local_date", "local_weekday", "local_month", "channel", "audience", "outcome", "rating",
+    "handoff_team",
+)
 
 
-def breakdown_query(scope: Scope, dimension: str, dialect: str) -> Select:
-    """SELECT of the figures grouped by ``dimension`` (ordered by its key)."""
-    key = dimension_expression(dimension, dialect).label("key")
+def _base_cte(scope: Scope) -> Any:
+    keys = [contacts.c[name] for name in _BASE_KEYS]
     return (
-        select(key, *_figure_columns())
+        select(*keys, func.count().label("n"))
         .select_from(contacts)
         .where(_where(scope))
-        .group_by(key)
-        .order_by(key)
+        .group_by(*keys)
+        .cte("base")
     )
 
 
-def summary_figures(source: Source, scope: Scope) -> Figures:
-    """Overall counts and rates for ``scope``."""
+def _sum_if(condition: ColumnElement, n: ColumnElement) -> ColumnElement:
+    return func.sum(case((condition, n), else_=0))
+
+
+def _base_sums(base: Any) -> list[ColumnElement]:
+    n = base.c.n
+    columns: list[ColumnElement] = [func.sum(n).label("contacts")]
+    for outcome in OUTCOMES:
+        columns.append(_sum_if(base.c.outcome == outcome, n).label(f"o_{outcome}"))
+    columns.append(_sum_if(base.c.outcome.is_(None), n).label(f"o_{OPEN}"))
+    columns.append(_sum_if(base.c.rating == "helpful", n).label("helpful"))
+    columns.append(_sum_if(base.c.rating == "not_helpful", n).label("not_helpful"))
+    return columns
+
+
+def _section(base: Any, name: str, key: Any | None, where: Any | None = None) -> Select:
+    key_column = literal_column("'all'") if key is None else cast(key, String)
+    query = select(
+        literal_column(f"'{name}'").label("section"), key_column.label("key"), *_base_sums(base)
+    ).select_from(base)
+    if where is not None:
+        query = query.where(where)
+    return query if key is None else query.group_by(key)
+
+
+def figures_query(scope: Scope, group_by: str, dialect: str) -> Select:
+    """ONE statement: summary, channel, audience, period, month and team sections.
+
+    Rows are ``(section, key, contacts, o_<outcome>…, helpful, not_helpful)``, ordered
+    by section, then (teams only) largest first, then key.
+    """
+    if group_by not in GROUP_BYS:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}, got {group_by!r}")
+    base = _base_cte(scope)
+    period = {
+        "day": base.c.local_date,
+        "week": _week_start(base.c.local_date, base.c.local_weekday, dialect),
+        "month": base.c.local_month,
+    }[group_by]
+    sections = union_all(
+        _section(base, "summary", None),
+        _section(base, "channel", base.c.channel),
+        _section(base, "audience", base.c.audience),
+        _section(base, "period", period),
+        _section(base, "month", base.c.local_month),
+        _section(
+            base, "team", func.coalesce(base.c.handoff_team, NONE_KEY),
+            base.c.outcome.in_(ESCALATED),
+        ),
+    ).subquery("sections")
+    largest_team_first = case((sections.c.section == "team", -sections.c.contacts), else_=0)
+    return select(sections).order_by(sections.c.section, largest_team_first, sections.c.key)
+
+
+@dataclass(frozen=True)
+class ContactFigures:
+    """Every section :func:`contact_figures` computes in its single statement."""
+
+    summary: Figures
+    by_channel: list[Breakdown]
+    by_audience: list[Breakdown]
+    by_period: list[Breakdown]
+    by_month: list[tuple[str, int]]
+    escalation_by_team: list[TeamEscalation]
+
+
+def contact_figures(source: Source, scope: Scope, group_by: str = "month") -> ContactFigures:
+    """Summary, per channel/audience/period/month and escalation by team, in one SELECT."""
+    sections: dict[str, list[Breakdown]] = {
+        name: [] for name in ("summary", "channel", "audience", "period", "month", "team")
+    }
     with _executor(source) as conn:
-        return _figures(conn.execute(summary_query(scope)).one())
+        result = conn.execute(figures_query(scope, group_by, _dialect_name(conn)))
+        for row in result:  # already aggregated: a handful of rows per section
+            sections[row.section].append(Breakdown(key=_key(row.key), figures=_figures(row)))
+    return ContactFigures(
+        summary=sections["summary"][0].figures,  # no GROUP BY: always exactly one row
+        by_channel=sections["channel"],
+        by_audience=sections["audience"],
+        by_period=sections["period"],
+        by_month=[(b.key, b.figures.contacts) for b in sections["month"]],
+        escalation_by_team=[
+            TeamEscalation(
+                team=b.key,
+                handed_off=b.figures.outcomes["handed_off"],
+                emergency=b.figures.outcomes["emergency"],
+            )
+            for b in sections["team"]
+        ],
+    )
 
 
-def figures_by(source: Source, scope: Scope, dimension: str) -> list[Breakdown]:
-    """Counts and rates per channel, audience, day, week or month."""
+def demand_grid(source: Source, scope: Scope) -> list[list[int]]:
+    """Contacts per council-local weekday (rows, 0 = Monday) × hour (columns, 0–23).
+
+    Two levels: per (date, weekday, hour) first — streamable off an index led by
+    those columns — then per (weekday, hour).
+    """
+    c = contacts.c
+    per_day = (
+        select(c.local_date, c.local_weekday, c.local_hour, func.count().label("n"))
+        .select_from(contacts)
+        .where(_where(scope))
+        .group_by(c.local_date, c.local_weekday, c.local_hour)
+        .subquery("per_day")
+    )
+    query = select(
+        per_day.c.local_weekday, per_day.c.local_hour, func.sum(per_day.c.n).label("n")
+    ).group_by(per_day.c.local_weekday, per_day.c.local_hour)
+    matrix = [[0] * 24 for _ in range(7)]
     with _executor(source) as conn:
-        rows = conn.execute(breakdown_query(scope, dimension, _dialect_name(conn))).all()
-    return [Breakdown(key=_key(row.key), figures=_figures(row)) for row in rows]
+        for weekday, hour, n in conn.execute(query):  # at most 168 rows
+            matrix[int(weekday)][int(hour)] = int(n)
+    return matrix
 
 
-def escalation_by_team(source: Source, scope: Scope) -> list[TeamEscalation]:
-    """handed_off and emergency contacts per handoff team, largest first."""
-    team = func.coalesce(contacts.c.handoff_team, NONE_KEY).label("team")
-    total = func.count().label("total")
+def demand_by_month(source: Source, scope: Scope) -> list[tuple[str, int]]:
+    """Contacts per council-local month ("YYYY-MM"), in order."""
     query = (
-        select(
-            team,
-            _count_if(contacts.c.outcome == "handed_off").label("handed_off"),
-            _count_if(contacts.c.outcome == "emergency").label("emergency"),
-            total,
-        )
-        .select_from(contacts)
-        .where(and_(_where(scope), contacts.c.outcome.in_(("handed_off", "emergency"))))
-        .group_by(team)
-        .order_by(total.desc(), team)
-    )
-    with _executor(source) as conn:
-        rows = conn.execute(query).all()
-    return [
-        TeamEscalation(team=row.team, handed_off=int(row.handed_off), emergency=int(row.emergency))
-        for row in rows
-    ]
-
-
-def demand(source: Source, scope: Scope) -> Demand:
-    """Contacts per council-local weekday × hour, and per council-local month."""
-    grid_query = (
-        select(contacts.c.local_weekday, contacts.c.local_hour, func.count().label("n"))
-        .select_from(contacts)
-        .where(_where(scope))
-        .group_by(contacts.c.local_weekday, contacts.c.local_hour)
-    )
-    month_query = (
         select(contacts.c.local_month, func.count().label("n"))
         .select_from(contacts)
         .where(_where(scope))
         .group_by(contacts.c.local_month)
         .order_by(contacts.c.local_month)
     )
-    matrix = [[0] * 24 for _ in range(7)]
     with _executor(source) as conn:
-        for weekday, hour, n in conn.execute(grid_query):
-            matrix[int(weekday)][int(hour)] = int(n)
-        by_month = [(str(m), int(n)) for m, n in conn.execute(month_query)]
-    return Demand(matrix=matrix, by_month=by_month)
+        return [(str(m), int(n)) for m, n in conn.execute(query)]
+
+
+def demand(source: Source, scope: Scope) -> Demand:
+    """Contacts per council-local weekday × hour, and per council-local month."""
+    with _executor(source) as conn:
+        return Demand(matrix=demand_grid(conn, scope), by_month=demand_by_month(conn, scope))
 
 
 def top_topics(source: Source, scope: Scope, limit: int = 10) -> list[TopicCount]:
@@ -297,14 +369,15 @@ def build_report(
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}, got {group_by!r}")
     scope = Scope(date_from=date_from, date_to=date_to, channel=channel, audience=audience)
     with _executor(source) as conn:
+        figures = contact_figures(conn, scope, group_by)
         return Report(
             scope=scope,
             group_by=group_by,
-            summary=summary_figures(conn, scope),
-            by_channel=figures_by(conn, scope, "channel"),
-            by_audience=figures_by(conn, scope, "audience"),
-            by_period=figures_by(conn, scope, group_by),
-            escalation_by_team=escalation_by_team(conn, scope),
-            demand=demand(conn, scope),
+            summary=figures.summary,
+            by_channel=figures.by_channel,
+            by_audience=figures.by_audience,
+            by_period=figures.by_period,
+            escalation_by_team=figures.escalation_by_team,
+            demand=Demand(matrix=demand_grid(conn, scope), by_month=figures.by_month),
             topics=build_topics(conn, scope, top_n),
         )

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from firstpoint.reports.model import Scope
-from firstpoint.reports.queries import build_report, demand, figures_by, summary_figures
+from firstpoint.reports.queries import build_report, contact_figures, demand, figures_query
 from tests.reports import expected
 from tests.reports.fixtures import PERIOD, load_fixture
 
@@ -132,7 +132,7 @@ def test_channel_filter_applies_to_every_section(engine: Engine) -> None:
 
 def test_channel_and_audience_filters_combine(engine: Engine) -> None:
     # facebook + staff: row 8 only (handed_off to bs-admin, rated helpful)
-    fig = summary_figures(engine, Scope(FROM, TO, channel="facebook", audience="staff"))
+    fig = contact_figures(engine, Scope(FROM, TO, channel="facebook", audience="staff")).summary
     assert (fig.contacts, fig.outcomes["handed_off"], fig.helpful) == (1, 1, 1)
     assert fig.rates()["escalation_rate"] == 1.0
 
@@ -148,7 +148,7 @@ def test_channel_and_audience_filters_combine(engine: Engine) -> None:
     ],
 )
 def test_periods_use_council_local_dates(engine: Engine, day: date, rows: int) -> None:
-    assert summary_figures(engine, Scope(day, day)).contacts == rows
+    assert contact_figures(engine, Scope(day, day)).summary.contacts == rows
 
 
 def test_bst_contact_lands_in_local_hour_and_day(engine: Engine) -> None:
@@ -175,7 +175,8 @@ def test_accepts_session_connection_or_engine(engine: Engine) -> None:
     with Session(engine) as session:
         assert build_report(session, FROM, TO).to_dict() == by_engine
     with session_factory(engine)() as session:
-        assert figures_by(session, Scope(FROM, TO), "week")[0].key == "2026-09-28"
+        weeks = contact_figures(session, Scope(FROM, TO), "week").by_period
+        assert weeks[0].key == "2026-09-28"
 
 
 def test_report_is_json_serialisable(engine: Engine) -> None:
@@ -187,8 +188,34 @@ def test_report_is_json_serialisable(engine: Engine) -> None:
     assert doc["definitions"]["containment_rate"] == "contained / decided"
 
 
+def test_demand_by_month_matches_the_figures_section(engine: Engine) -> None:
+    # the /demand endpoint counts months with its own query; build_report takes them
+    # from the single figures statement — both must agree with the hand count
+    assert demand(engine, Scope(FROM, TO)).by_month == expected.DEMAND_BY_MONTH
+    assert build_report(engine, FROM, TO).demand.by_month == expected.DEMAND_BY_MONTH
+
+
+def test_contact_figures_is_one_statement(engine: Engine) -> None:
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        figures = contact_figures(engine, Scope(FROM, TO), "week")
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 1 and "GROUP BY" in statements[0].upper()
+    assert figures.summary.contacts == 12 and len(figures.by_period) == 7
+
+
 def test_bad_arguments_are_rejected() -> None:
     with pytest.raises(ValueError, match="group_by"):
         build_report(None, FROM, TO, group_by="year")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="group_by"):
+        figures_query(Scope(FROM, TO), "fortnight", "sqlite")
     with pytest.raises(ValueError, match="after"):
         Scope(TO, FROM)
