@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from knowledge.schema import ContentError, Entry, KnowledgeBase
@@ -95,22 +96,40 @@ class SearchResult:
         return self.hits[0] if self.hits else None
 
 
-@dataclass
-class _Postings:
-    docs: dict[str, list[tuple[int, float]]]
-    lengths: list[float]
-    avg_len: float
+class _ImpactIndex:
+    """BM25 with per-(term, doc) impacts precomputed, scored with numpy."""
 
+    def __init__(self, docs: Sequence[Counter[str]], k1: float, b: float) -> None:
+        self.n = len(docs)
+        lengths = np.array([sum(tf.values()) for tf in docs], dtype=np.float64)
+        avg = float(lengths.mean()) if self.n else 1.0
+        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        for i, tf in enumerate(docs):
+            for term, weight in tf.items():
+                postings[term].append((i, weight))
+        self.idf: dict[str, float] = {}
+        self.docs: dict[str, np.ndarray] = {}
+        self.impacts: dict[str, np.ndarray] = {}
+        for term, plist in postings.items():
+            ids = np.fromiter((d for d, _ in plist), dtype=np.int64, count=len(plist))
+            tf = np.fromiter((w for _, w in plist), dtype=np.float64, count=len(plist))
+            idf = math.log(1 + (self.n - len(plist) + 0.5) / (len(plist) + 0.5))
+            norm = tf + k1 * (1 - b + b * lengths[ids] / (avg or 1.0))
+            self.idf[term] = idf
+            self.docs[term] = ids
+            self.impacts[term] = idf * tf * (k1 + 1) / norm
 
-def _build(docs: Sequence[Counter[str]]) -> _Postings:
-    postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    lengths = []
-    for i, tf in enumerate(docs):
-        for term, weight in tf.items():
-            postings[term].append((i, weight))
-        lengths.append(sum(tf.values()))
-    avg = (sum(lengths) / len(lengths)) if lengths else 1.0
-    return _Postings(dict(postings), lengths, avg or 1.0)
+    def score(self, terms: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(BM25 score, idf of the query terms present) for every document."""
+        scores = np.zeros(self.n)
+        matched = np.zeros(self.n)
+        for term in set(terms):
+            ids = self.docs.get(term)
+            if ids is None:
+                continue
+            scores[ids] += self.impacts[term]
+            matched[ids] += self.idf[term]
+        return scores, matched
 
 
 class KnowledgeIndex:
@@ -129,36 +148,34 @@ class KnowledgeIndex:
     ) -> None:
         self.kb = kb
         self.entries: tuple[Entry, ...] = tuple(kb.entries)
-        self.k1, self.b = k1, b
-        # Staff mostly ask about Business Support; resident pages rank a little lower for them.
-        self.other_audience_weight = other_audience_weight
         self.min_coverage, self.min_score, self.ambiguity_ratio = (
             min_coverage,
             min_score,
             ambiguity_ratio,
         )
+        # Staff mostly ask about Business Support; resident pages rank a little lower for them.
+        self.other_audience_weight = other_audience_weight
         self._synonyms = {
             tuple(_tokens(k)): [tuple(_tokens(v)) for v in vs] for k, vs in (synonyms or {}).items()
         }
         entry_docs: list[Counter[str]] = []
         item_docs: list[Counter[str]] = []
-        self._item_ref: list[tuple[int, str, int]] = []  # (entry index, kind, item index)
-        for ei, entry in enumerate(self.entries):
+        # per entry: (first does item, first will_not item, end) in the item index
+        self._item_ranges: list[tuple[int, int, int]] = []
+        for entry in self.entries:
             entry_docs.append(self._entry_doc(entry))
-            for ii, task in enumerate(entry.does):
-                item_docs.append(Counter(_tokens(task)))
-                self._item_ref.append((ei, "does", ii))
-            for ii, wn in enumerate(entry.will_not):
+            first_does = len(item_docs)
+            item_docs.extend(Counter(_tokens(task)) for task in entry.does)
+            first_wn = len(item_docs)
+            for wn in entry.will_not:
                 doc = Counter(_tokens(wn.what))
                 for kw in wn.keywords:
                     doc.update({t: 1.5 for t in _tokens(kw)})
                 item_docs.append(doc)
-                self._item_ref.append((ei, "will_not", ii))
-        self._entries_ix = _build(entry_docs)
-        self._items_ix = _build(item_docs)
-        self._n_entries = len(entry_docs)
-        self._n_items = len(item_docs)
-        self._allowed_cache: dict[tuple[str, str | None], set[int]] = {}
+            self._item_ranges.append((first_does, first_wn, len(item_docs)))
+        self._entries_ix = _ImpactIndex(entry_docs, k1, b)
+        self._items_ix = _ImpactIndex(item_docs, k1, b)
+        self._weights: dict[tuple[str, str | None], np.ndarray] = {}
 
     @staticmethod
     def _entry_doc(entry: Entry) -> Counter[str]:
@@ -180,16 +197,24 @@ class KnowledgeIndex:
         add([entry.area_title], FIELD_WEIGHTS["area"])
         return doc
 
-    def _allowed(self, audience: str, area: str | None) -> set[int]:
+    def _audience_weights(self, audience: str, area: str | None) -> np.ndarray:
+        """Per-entry multiplier: 0 where hidden from ``audience`` or outside ``area``."""
         key = (audience, area)
-        cached = self._allowed_cache.get(key)
+        cached = self._weights.get(key)
         if cached is None:
-            cached = {
-                i
-                for i, e in enumerate(self.entries)
-                if e.visible_to(audience) and (area is None or e.area == area)
-            }
-            self._allowed_cache[key] = cached
+            cached = np.array(
+                [
+                    0.0
+                    if not e.visible_to(audience) or (area is not None and e.area != area)
+                    else (
+                        self.other_audience_weight
+                        if audience == "staff" and e.audience == "resident"
+                        else 1.0
+                    )
+                    for e in self.entries
+                ]
+            )
+            self._weights[key] = cached
         return cached
 
     def _expand(self, toks: list[str]) -> list[str]:
@@ -201,34 +226,12 @@ class KnowledgeIndex:
                     out.extend(alt)
         return out
 
-    def _idf(self, ix: _Postings, n_docs: int, term: str) -> float:
-        df = len(ix.docs.get(term, ()))
-        return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
-
-    def _bm25(
-        self,
-        ix: _Postings,
-        n_docs: int,
-        terms: Sequence[str],
-        allowed: set[int] | None = None,
-        matched_idf: dict[int, float] | None = None,
-    ) -> dict[int, float]:
-        """BM25 scores per document; ``matched_idf`` collects the idf of terms each doc has."""
-        scores: dict[int, float] = defaultdict(float)
-        k1, b, avg = self.k1, self.b, ix.avg_len
-        for term in set(terms):
-            plist = ix.docs.get(term)
-            if not plist:
-                continue
-            idf = self._idf(ix, n_docs, term)
-            for doc, tf in plist:
-                if allowed is not None and doc not in allowed:
-                    continue
-                denom = tf + k1 * (1 - b + b * ix.lengths[doc] / avg)
-                scores[doc] += idf * tf * (k1 + 1) / denom
-                if matched_idf is not None:
-                    matched_idf[doc] = matched_idf.get(doc, 0.0) + idf
-        return scores
+    def _best_item(self, item_scores: np.ndarray, start: int, end: int, kind: str) -> ItemHit | None:
+        if end <= start:
+            return None
+        offset = int(np.argmax(item_scores[start:end]))
+        score = float(item_scores[start + offset])
+        return ItemHit(kind, offset, score) if score > 0 else None
 
     def search(
         self,
@@ -239,33 +242,29 @@ class KnowledgeIndex:
     ) -> SearchResult:
         """Rank entries visible to ``audience`` (optionally only those in ``within_area``)."""
         terms = self._expand(_tokens(query))
-        if not terms:
+        if not terms or not self.entries:
             return SearchResult(query)
-        allowed = self._allowed(audience, within_area)
-        matched: dict[int, float] = {}
-        entry_scores = self._bm25(self._entries_ix, self._n_entries, terms, allowed, matched)
-        if not entry_scores:
+        weights = self._audience_weights(audience, within_area)
+        base, matched = self._entries_ix.score(terms)
+        base *= weights
+        if not base.any():
             return SearchResult(query)
-        item_scores = self._bm25(self._items_ix, self._n_items, terms)
-        best_items: dict[tuple[int, str], ItemHit] = {}
-        for item_idx, score in item_scores.items():
-            ei, kind, ii = self._item_ref[item_idx]
-            if ei not in allowed:
-                continue
-            cur = best_items.get((ei, kind))
-            if cur is None or score > cur.score:
-                best_items[(ei, kind)] = ItemHit(kind, ii, score)
-        known = [t for t in set(terms) if t in self._entries_ix.docs]
-        total_idf = sum(self._idf(self._entries_ix, self._n_entries, t) for t in known) or 1.0
+        # Candidates by entry score, then re-ranked with their best task / exemption.
+        k = min(len(base), max(limit * 4, 20))
+        candidates = np.argpartition(-base, k - 1)[:k] if k < len(base) else np.arange(len(base))
+        candidates = [int(i) for i in candidates if base[i] > 0]
+        item_scores, _ = self._items_ix.score(terms)
+        total_idf = sum(self._entries_ix.idf.get(t, 0.0) for t in set(terms)) or 1.0
         ranked = []
-        for ei, score in entry_scores.items():
-            do, wn = best_items.get((ei, "does")), best_items.get((ei, "will_not"))
-            item_bonus = 0.5 * max((h.score for h in (do, wn) if h), default=0.0)
-            coverage = matched.get(ei, 0.0) / total_idf
-            total = score + item_bonus
-            if audience == "staff" and self.entries[ei].audience == "resident":
-                total *= self.other_audience_weight
-            ranked.append(Hit(self.entries[ei], total, coverage, do, wn))
+        for ei in candidates:
+            first_does, first_wn, end = self._item_ranges[ei]
+            do = self._best_item(item_scores, first_does, first_wn, "does")
+            wn = self._best_item(item_scores, first_wn, end, "will_not")
+            bonus = 0.5 * max((h.score for h in (do, wn) if h), default=0.0) * weights[ei]
+            ranked.append(
+                Hit(self.entries[ei], float(base[ei] + bonus), float(matched[ei] / total_idf),
+                    do, wn)
+            )
         ranked.sort(key=lambda h: h.score, reverse=True)
         hits = tuple(ranked[:limit])
         top = hits[0]

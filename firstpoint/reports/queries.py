@@ -142,29 +142,50 @@ def _week_start(local_date: ColumnElement, local_weekday: ColumnElement, dialect
 
 # --- every contact figure in ONE statement -----------------------------------------
 #
-# ``base`` groups the scoped contacts by everything the figures need (local date,
-# channel, audience, outcome, rating, team): at most a few hundred rows per day, so
-# one pass over ``contacts`` feeds every section. With an index whose leading
-# columns are these keys (see benchmarks/README.md) SQLite streams that GROUP BY
-# straight off the index without sorting. The sections are then tiny aggregations
-# of ``base`` glued with UNION ALL; a CTE used several times is materialised once
-# (SQLite >= 3.35, PostgreSQL >= 12).
+# ``base`` groups the scoped contacts by everything the figures need (period,
+# month, channel, audience, outcome, rating, team) with a plain count(*): a few
+# thousand rows, so ONE pass over ``contacts`` feeds every section. The sections
+# are tiny aggregations of ``base`` glued with UNION ALL; a CTE used several times
+# is materialised once (SQLite >= 3.35, PostgreSQL >= 12).
+#
+# The grouping keys differ per database. PostgreSQL hashes, so fewer groups is
+# better: the period itself is the key. SQLite has no hash aggregate and sorts
+# unless an index delivers the rows in GROUP BY order, so it groups by the
+# council-local date first: with an index led by (local_date, local_weekday,
+# local_month, channel, audience, outcome, rating, handoff_team) — see
+# benchmarks/README.md — the whole statement streams off that index.
 
-_BASE_KEYS = (
-    "local_date", "local_weekday", "local_month", "channel", "audience", "outcome", "rating",
-    "handoff_team",
-)
+_COMMON_KEYS = ("local_month", "channel", "audience", "outcome", "rating", "handoff_team")
 
 
-def _base_cte(scope: Scope) -> Any:
-    keys = [contacts.c[name] for name in _BASE_KEYS]
-    return (
+def _base_cte(scope: Scope, group_by: str, dialect: str) -> tuple[Any, ColumnElement]:
+    """The grouped CTE and the expression (over it) of the period key."""
+    c = contacts.c
+    common = [c[name] for name in _COMMON_KEYS]
+    if dialect == "sqlite":
+        keys: list[Any] = [c.local_date, c.local_weekday, *common]
+    else:
+        period_expr = {
+            "day": c.local_date,
+            "week": _week_start(c.local_date, c.local_weekday, dialect),
+            "month": c.local_month,
+        }[group_by]
+        keys = [period_expr.label("period"), *common]
+    base = (
         select(*keys, func.count().label("n"))
         .select_from(contacts)
         .where(_where(scope))
         .group_by(*keys)
         .cte("base")
     )
+    if dialect != "sqlite":
+        return base, base.c.period
+    period = {
+        "day": base.c.local_date,
+        "week": _week_start(base.c.local_date, base.c.local_weekday, dialect),
+        "month": base.c.local_month,
+    }[group_by]
+    return base, period
 
 
 def _sum_if(condition: ColumnElement, n: ColumnElement) -> ColumnElement:
@@ -200,12 +221,7 @@ def figures_query(scope: Scope, group_by: str, dialect: str) -> Select:
     """
     if group_by not in GROUP_BYS:
         raise ValueError(f"group_by must be one of {', '.join(GROUP_BYS)}, got {group_by!r}")
-    base = _base_cte(scope)
-    period = {
-        "day": base.c.local_date,
-        "week": _week_start(base.c.local_date, base.c.local_weekday, dialect),
-        "month": base.c.local_month,
-    }[group_by]
+    base, period = _base_cte(scope, group_by, dialect)
     sections = union_all(
         _section(base, "summary", None),
         _section(base, "channel", base.c.channel),

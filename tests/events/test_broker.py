@@ -150,12 +150,14 @@ async def test_publish_does_not_block_the_loop_while_the_db_is_slow(db, tmp_path
     for e in events:
         broker.publish(e)
     publish_time = time.perf_counter() - started
+    assert publish_time < 0.05, publish_time
     await asyncio.sleep(0.5)  # the writer is busy with slow SQL meanwhile
     assert broker.worker.recorded < 6  # ...and really is slow (6 facts touch the DB)
     await broker.close()  # drains, without blocking the loop either
     stop.set()
     await tick
-    assert publish_time < 0.05, publish_time
+    print(f"\npublish of {len(events)} events: {publish_time * 1000:.2f} ms; "
+          f"largest loop tick gap {max(gaps) * 1000:.1f} ms over {len(gaps)} ticks")
     assert max(gaps) < 0.1, max(gaps)
     assert len(gaps) > 20
     [contact] = rows(db)
@@ -173,14 +175,14 @@ async def test_db_down_spools_then_replays_when_it_returns(tmp_path, redactor) -
     events = await published("down-sender", conversation(Clock()))
     for e in events:
         broker.publish(e)
-    await asyncio.to_thread(wait_for, lambda: broker.worker.spooled >= 8)
+    await asyncio.to_thread(wait_for, lambda: broker.worker.spooled >= 6)
     [spool_file] = list(spool_dir.glob("contact-facts-*.jsonl"))
     assert stat.S_IMODE(spool_file.stat().st_mode) == 0o600
     spooled = spool_file.read_text()
     for secret in ("Bloggs", "900123", "jo@example.com", "down-sender"):
         assert secret not in spooled
     assert "[EMAIL]" in spooled  # redacted text is kept for the unrecognised message
-    assert broker.worker.recorded == 0
+    assert not (tmp_path / "not-yet").exists()
 
     upgrade(url)  # the database comes back
     await asyncio.to_thread(wait_for, lambda: broker.spool.own_pending == 0
@@ -214,7 +216,7 @@ async def test_facts_still_spooled_at_close_survive_for_the_next_process(tmp_pat
     for e in await published("restart-sender", conversation(Clock())):
         first.publish(e)
     await first.close()  # DB still down: facts stay in the spool file
-    assert first.worker.recorded == 0
+    assert not (tmp_path / "later").exists()
     assert len(list(spool_dir.glob("contact-facts-*.jsonl"))) == 1
 
     upgrade(url)
@@ -245,11 +247,12 @@ def test_partial_replay_keeps_the_rest_in_order(tmp_path) -> None:
     spool = Spool(tmp_path)
     for n in range(5):
         spool.append(Fact(kind="user", at=float(n), conversation_key="k" * 64))
-    seen: list[float] = []
+    seen: list[float | None] = []
+    failed: list[bool] = []
 
     def flaky(fact: Fact) -> None:
-        if fact.at == 2.0 and 2.0 not in seen:
-            seen.append(-1)
+        if fact.at == 2.0 and not failed:
+            failed.append(True)
             from sqlalchemy.exc import OperationalError
 
             raise OperationalError("x", {}, Exception("down"))
@@ -259,7 +262,7 @@ def test_partial_replay_keeps_the_rest_in_order(tmp_path) -> None:
         spool.replay(flaky)
     assert spool.own_pending == 3
     assert spool.replay(flaky) == 3
-    assert [s for s in seen if s >= 0] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert seen == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert spool.own_pending == 0 and not spool.path.exists()
 
 
@@ -322,11 +325,11 @@ async def test_postgres_database_missing_then_created(tmp_path, redactor) -> Non
     try:
         for e in await published("pg-down", conversation(Clock())):
             broker.publish(e)
-        await asyncio.to_thread(wait_for, lambda: broker.worker.spooled >= 8)
+        await asyncio.to_thread(wait_for, lambda: broker.worker.spooled >= 6)
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         upgrade(url)
-        await asyncio.to_thread(wait_for, lambda: broker.worker.recorded >= 8)
+        await asyncio.to_thread(wait_for, lambda: broker.worker.recorded >= 6)
         await broker.close()
         engine = make_engine(url)
         [contact] = rows(engine)

@@ -32,6 +32,12 @@ PERSONAL = {
 }
 
 
+def one(event, redactor) -> Fact:
+    fact = event_to_fact(event, redactor)
+    assert fact is not None
+    return fact
+
+
 def _facts(events, redactor, sender="sender-1"):
     return [f for f in (event_to_fact(e, redactor) for e in published_sync(sender, events)) if f]
 
@@ -54,22 +60,22 @@ def test_user_metadata_overwritten_falls_back(redactor) -> None:
     event = published_sync("s1", [user(clock, "hello", "greet", WEB)])[0]
     # an event whose metadata holds only what the tracker adds
     event["metadata"] = {"model_id": "m", "assistant_id": "a"}
-    fact = event_to_fact(event, redactor)
+    fact = one(event, redactor)
     assert (fact.channel, fact.audience) == ("web", "resident")  # from parse_data.metadata
     del event["parse_data"]["metadata"]
-    fact = event_to_fact(event, redactor)
+    fact = one(event, redactor)
     assert (fact.channel, fact.audience) == ("web", None)  # socketio input channel = web
     event["input_channel"] = "botframework"
-    assert event_to_fact(event, redactor).channel == "teams"
+    assert one(event, redactor).channel == "teams"
     event["input_channel"] = None
-    assert event_to_fact(event, redactor).channel is None  # recorder default: rest
+    assert one(event, redactor).channel is None  # recorder default: rest
 
 
 def test_user_text_is_redacted(redactor) -> None:
     clock = Clock()
     event = published_sync("s1", [user(clock, "my name is Jo Bloggs, 07700 900123",
                                        "nlu_fallback", WEB)])[0]
-    fact = event_to_fact(event, redactor)
+    fact = one(event, redactor)
     assert fact.text_redacted == "my name is [NAME], [PHONE]"
     assert "Bloggs" not in json.dumps(fact.to_dict())
 

@@ -394,8 +394,8 @@ def test_migration_declares_a_root() -> None:
     path = Path(__file__).resolve().parents[2] / (
         "firstpoint/records/migrations/versions/0001_contacts.py")
     spec = importlib.util.spec_from_file_location("m0001", path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
     spec.loader.exec_module(module)
     assert (module.revision, module.down_revision) == ("0001_contacts", None)
 
