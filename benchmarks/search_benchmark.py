@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from knowledge.loader import load_knowledge_base  # noqa: E402
-from knowledge.schema import Entry, KnowledgeBase, WillNot  # noqa: E402
+from knowledge.schema import KnowledgeBase, WillNot  # noqa: E402
 from knowledge.search import KnowledgeIndex, load_synonyms  # noqa: E402
 from knowledge.text import lemma_tokens  # noqa: E402
 

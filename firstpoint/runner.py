@@ -70,7 +70,8 @@ def _wait_http(url: str, stack: Stack, timeout: float) -> None:
     while time.monotonic() < deadline:
         dead = stack.failed()
         if dead:
-            raise RuntimeError(f"{dead} exited while starting (exit code {stack.processes[dead].returncode})")
+            code = stack.processes[dead].returncode
+            raise RuntimeError(f"{dead} exited while starting (exit code {code})")
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - localhost only
                 if resp.status < 500:
@@ -88,7 +89,7 @@ def start_stack(
     log_dir: Path | None = None,
     timeout: float = 180.0,
 ) -> Stack:
-    """Start the action server, the Rasa server (REST channel) and optionally the API.
+    """Start the action server, the Rasa server (REST channel), the outbox worker and the API.
 
     Returns once each answers on its port; raises (after stopping what started)
     if one exits or does not answer within ``timeout`` seconds.
@@ -107,6 +108,8 @@ def start_stack(
     env["FIRSTPOINT_API_PORT"] = str(settings.api_port)
     env["FIRSTPOINT_TRACKER_DB"] = str(settings.var_dir / "tracker.db")
     env["FIRSTPOINT_CONTENT_DIR"] = str(settings.content_dir)
+    env["FIRSTPOINT_SMTP_HOST"] = settings.smtp_host
+    env["FIRSTPOINT_SMTP_PORT"] = str(settings.smtp_port)
     if settings.data_key:
         env["FIRSTPOINT_DATA_KEY"] = settings.data_key
     stack = Stack(settings)
@@ -130,6 +133,8 @@ def start_stack(
              "--credentials", str(root / "credentials.yml"),
              "--port", str(settings.rasa_port), "--interface", "127.0.0.1"],
         )
+        spawn("outbox", [sys.executable, "-m", "firstpoint.cli", "outbox", "run",
+                         "--interval", "5"])
         if with_api:
             spawn("api", [sys.executable, "-m", "firstpoint.cli", "api",
                           "--port", str(settings.api_port)])

@@ -51,7 +51,9 @@ DOMAIN_STOPWORDS = frozenset(
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in lemma_tokens(text) if t not in DOMAIN_STOPWORDS and any(c.isalnum() for c in t)]
+    return [
+        t for t in lemma_tokens(text) if t not in DOMAIN_STOPWORDS and any(c.isalnum() for c in t)
+    ]
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,9 @@ class KnowledgeIndex:
                     out.extend(alt)
         return out
 
-    def _best_item(self, item_scores: np.ndarray, start: int, end: int, kind: str) -> ItemHit | None:
+    def _best_item(
+        self, item_scores: np.ndarray, start: int, end: int, kind: str
+    ) -> ItemHit | None:
         if end <= start:
             return None
         offset = int(np.argmax(item_scores[start:end]))

@@ -254,7 +254,9 @@ class ActionSubmitHandoff(Action):
             f"They aim to respond by {receipt.sla_due_text}.",
         ]
         if not receipt.is_open_now:
-            lines.append(f"They're closed now; if it can't wait, contact the {receipt.out_of_hours}.")
+            lines.append(
+                f"They're closed now; if it can't wait, contact the {receipt.out_of_hours}."
+            )
         if tracker.get_slot("handoff_priority") == "emergency":
             lines.append("If anyone is in danger right now, call 999.")
         dispatcher.utter_message(text=" ".join(lines))

@@ -64,7 +64,8 @@ class ActionAnswerService(Action):
                 entry = None
             if entry is not None and entry.visible_to(audience):
                 return render_entry(entry, "does", self.council)
-        previous = tracker.get_slot("kb_topic") if latest_intent(tracker) == "ask_followup" else None
+        followup = latest_intent(tracker) == "ask_followup"
+        previous = tracker.get_slot("kb_topic") if followup else None
         return answer_query(self.index, self.council, latest_text(tracker), audience, previous)
 
     async def run(

@@ -34,6 +34,7 @@ def _run(args: argparse.Namespace) -> int:
         '                {"sender": "me", "message": "hello", '
         '"metadata": {"channel": "web", "audience": "resident"}}\n'
         f"  Actions:      {stack.action_url}/health\n"
+        "  Outbox:       notifications retried every 5s (firstpoint outbox list)\n"
         + (f"  Reports API:  {stack.api_url}/api/reports/summary\n" if not args.no_api else "")
         + f"  Logs:         {settings.var_dir / 'logs'}\n"
         "Press Ctrl+C to stop.",

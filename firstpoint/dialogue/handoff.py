@@ -27,7 +27,7 @@ _CHILD_WORDS = frozenset(
 )
 _ADULT_WORDS = frozenset(
     "mum mother dad father gran grandma grandad nan husband wife partner elderly "
-    "older adult dementia carer care package home brother sister aunt uncle myself".split()
+    "older adult dementia carer brother sister aunt uncle myself".split()
 )
 
 

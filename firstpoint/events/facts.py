@@ -70,6 +70,8 @@ _SLOT_VALUES: dict[str, Any] = {
     "language": LANGUAGES,
 }
 REDACTED_SLOTS = frozenset({"feedback_comment"})
+#: What the feedback form stores when the caller chose not to comment (firstpoint.dialogue).
+NO_COMMENT = frozenset({"declined", ""})
 RECORDED_SLOTS = frozenset(_SLOT_VALUES) | REDACTED_SLOTS
 SESSION_METADATA_SLOT = "session_started_metadata"
 
@@ -181,6 +183,8 @@ def _slot_fact(event: Mapping[str, Any], base: dict[str, Any],
     if name not in RECORDED_SLOTS or value is None:
         return None
     if name in REDACTED_SLOTS:
+        if str(value).strip().lower() in NO_COMMENT:
+            return None
         text = redactor.redact(str(value))
         return Fact(kind=SLOT, name=name, value=text or None, **base) if text else None
     rule = _SLOT_VALUES[name]

@@ -17,6 +17,8 @@ supersedes the earlier misunderstanding).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -134,9 +136,7 @@ class UnrecognisedMessage(Base):
 
 
 def _derive(secret: bytes) -> bytes:
-    import hashlib
-    import hmac
-
+    """A key for this one purpose, so the data key itself is never used as the HMAC key."""
     return hmac.new(secret, _KEY_PURPOSE, hashlib.sha256).digest()
 
 

@@ -275,11 +275,10 @@ class _Patterns:
     def _is_old(self, year: int) -> bool:
         return year <= self.today.year - 10
 
-    @staticmethod
-    def _full_year(text: str) -> int:
+    def _full_year(self, text: str) -> int:
         year = int(text)
         if len(text) == 2:
-            year += 1900 if year > date.today().year % 100 else 2000
+            year += 1900 if year > self.today.year % 100 else 2000
         return year
 
     def _dates(self, text: str, found: list[Finding]) -> None:

@@ -319,8 +319,14 @@ def demand(source: Source, scope: Scope) -> Demand:
 
 
 def top_topics(source: Source, scope: Scope, limit: int = 10) -> list[TopicCount]:
-    """Knowledge entries by number of distinct contacts that touched them, top ``limit``."""
-    n = func.count(func.distinct(contact_topics.c.contact_id)).label("n")
+    """Knowledge entries by number of contacts in scope that were answered them, top ``limit``.
+
+    Counts ``contact_topics`` rows: the contact log stores an entry at most once per
+    contact (``ContactRecorder`` only appends entries the contact does not have yet),
+    so rows are contacts. ``count(DISTINCT contact_id)`` would say the same but forces
+    a sort of every topic row (over 1 s more for a year of a million contacts).
+    """
+    n = func.count().label("n")
     query = (
         select(contact_topics.c.entry_id, n)
         .select_from(contact_topics.join(contacts, contact_topics.c.contact_id == contacts.c.id))

@@ -41,6 +41,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         rasa_port=free_port(),
         action_port=free_port(),
         api_port=free_port(),
+        smtp_host="127.0.0.1",
+        smtp_port=free_port(),  # nothing listens: every e-mail notification fails (an outage)
     )
     from firstpoint.records.migrate import upgrade
 

@@ -92,6 +92,8 @@ def test_feedback_comment_is_redacted(redactor) -> None:
                     redactor)
     assert fact.name == "feedback_comment"
     assert fact.value == "Great, thanks [NAME]! ring [PHONE]"
+    # the feedback form's "declined to comment" marker is not a comment
+    assert _facts([slot(clock, "feedback_comment", "declined")], redactor) == []
 
 
 @pytest.mark.parametrize(("name", "value", "kept"), [

@@ -120,7 +120,7 @@ DEMAND_CELLS = {
 }
 DEMAND_BY_MONTH = [("2026-10", 6), ("2026-11", 6)]
 
-# Top topics, distinct contacts (rows 13, 14 are out of period; row 8 has minute-taking twice):
+# Top topics, contacts per entry (rows 13 and 14 are out of period):
 #   minute-taking: 1, 2, 4, 7, 8 = 5;  payroll: 3, 10 = 2;  room-booking: 1, 7 = 2
 #   (ties by entry id: payroll before room-booking)
 TOP_TOPICS = [("menu.minute-taking", 5), ("menu.payroll", 2), ("menu.room-booking", 2)]

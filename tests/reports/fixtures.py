@@ -28,7 +28,8 @@ contact for the council. Row 11 is the GMT edge (last minutes of the period).
 
 Topics (contact: entries): 1: minute-taking, room-booking · 2: minute-taking ·
 3: payroll · 4: minute-taking · 7: room-booking, minute-taking ·
-8: minute-taking TWICE (positions 1 and 2) · 10: payroll · 13 and 14: payroll.
+8: minute-taking · 10: payroll · 13 and 14: payroll. (The contact log stores an
+entry at most once per contact, as ContactRecorder does.)
 
 Unrecognised (contact: text ×times): 5: "can you do my [REDACTED] thing" ×1 and
 "what about the [PHONE]" ×1 · 12: "can you do my [REDACTED] thing" ×2 ·
@@ -75,7 +76,7 @@ TOPICS = [
     (3, "menu.payroll", 1),
     (4, "menu.minute-taking", 1),
     (7, "menu.room-booking", 1), (7, "menu.minute-taking", 2),
-    (8, "menu.minute-taking", 1), (8, "menu.minute-taking", 2),
+    (8, "menu.minute-taking", 1),
     (10, "menu.payroll", 1),
     (13, "menu.payroll", 1),
     (14, "menu.payroll", 1),

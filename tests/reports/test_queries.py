@@ -94,7 +94,7 @@ def test_demand_matrix_and_months(engine: Engine) -> None:
     assert result.by_month == expected.DEMAND_BY_MONTH
 
 
-def test_top_topics_count_distinct_contacts(engine: Engine) -> None:
+def test_top_topics_count_contacts(engine: Engine) -> None:
     report = build_report(engine, FROM, TO)
     got = [(t.entry_id, t.contacts) for t in report.topics.top_topics]
     assert got == expected.TOP_TOPICS
