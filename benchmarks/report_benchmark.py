@@ -401,12 +401,16 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[Result]:
                     conn.execute(text(ddl))
                 print(f"   extra index built in {time.perf_counter() - t0:.1f} s: {ddl}")
             analyse(engine)
-        if name == "sqlite" and args.sqlite_mmap_mb:
-            size = args.sqlite_mmap_mb * 1024 * 1024
-            event.listen(engine, "connect",
-                         lambda dbapi, _rec: dbapi.execute(f"PRAGMA mmap_size={size}"))
-            engine.dispose()  # new connections get the pragma
-            print(f"   SQLite connections use PRAGMA mmap_size={size}")
+        if name == "sqlite" and args.sqlite_pragma:
+            pragmas = [f"PRAGMA {p}" for p in args.sqlite_pragma]
+
+            def set_pragmas(dbapi: Any, _record: Any) -> None:
+                for pragma in pragmas:
+                    dbapi.execute(pragma)
+
+            event.listen(engine, "connect", set_pragmas)
+            engine.dispose()  # new connections get the pragmas
+            print(f"   SQLite connections also run: {'; '.join(pragmas)}")
         return measure(name, engine, args.runs, args.sections)
     finally:
         engine.dispose()
@@ -459,9 +463,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--extra-indexes", action="store_true",
                    help="also create the candidate index(es) in EXTRA_INDEXES before timing")
     p.add_argument("--sections", action="store_true", help="time each query of the year report")
-    p.add_argument("--sqlite-mmap-mb", type=int, default=0, metavar="MB",
-                   help="also set PRAGMA mmap_size on the SQLite connections (default: off, "
-                   "as firstpoint.records.db.make_engine does today)")
+    p.add_argument("--sqlite-pragma", action="append", default=[], metavar="NAME=VALUE",
+                   help="extra PRAGMA for every SQLite connection, e.g. mmap_size=1073741824, "
+                   "cache_size=-65536, threads=2 (repeatable; default: only make_engine's)")
     p.add_argument("--keep", action="store_true",
                    help="keep the SQLite file (reused next time) and the PostgreSQL database")
     return p.parse_args(argv)

@@ -7,13 +7,19 @@ import sys
 from pathlib import Path
 
 from firstpoint.reports.model import GROUP_BYS
-from firstpoint.reports.params import ParameterError, make_scope, parse_top
+from firstpoint.reports.params import make_scope, parse_top
 from firstpoint.reports.render import FORMATS
 from firstpoint.settings import Settings, get_settings
 
 
 def run_report(args: argparse.Namespace, settings: Settings | None = None) -> int:
-    """Migrate the database, build the report and its value, write it out."""
+    """Migrate the database, build the report and its value, write it out.
+
+    Exit codes: 0 done; 2 bad parameters or a bad council.yml ``reporting:``
+    section; 1 the database could not be reached or read.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
     from firstpoint.records.db import make_engine
     from firstpoint.records.migrate import upgrade
     from firstpoint.reports.queries import build_report
@@ -31,25 +37,39 @@ def run_report(args: argparse.Namespace, settings: Settings | None = None) -> in
             to_param="--to",
         )
         top = parse_top(str(args.top), param="--top")
-    except ParameterError as exc:
+        reporting = load_reporting(settings.content_dir)
+    except ValueError as exc:  # ParameterError, or knowledge's ContentError for council.yml
         print(f"firstpoint report: error: {exc}", file=sys.stderr)
         return 2
     url = args.database_url or settings.database_url
-    upgrade(url)  # an empty database gives an empty report, not a crash
-    engine = make_engine(url)
     try:
-        report = build_report(
-            engine,
-            scope.date_from,
-            scope.date_to,
-            scope.channel,
-            scope.audience,
-            group_by=args.group_by,
-            top_n=top,
+        upgrade(url)  # an empty database gives an empty report, not a crash
+        engine = make_engine(url)
+        try:
+            report = build_report(
+                engine,
+                scope.date_from,
+                scope.date_to,
+                scope.channel,
+                scope.audience,
+                group_by=args.group_by,
+                top_n=top,
+            )
+        finally:
+            engine.dispose()
+    except SQLAlchemyError as exc:
+        reason = type(getattr(exc, "orig", None) or exc).__name__
+        print(
+            f"firstpoint report: error: cannot read the database at {url.split('@')[-1]} "
+            f"({reason}: {str(getattr(exc, 'orig', exc)).strip().splitlines()[0]})",
+            file=sys.stderr,
         )
-    finally:
-        engine.dispose()
-    value = compute_value(report, load_reporting(settings.content_dir))
+        return 1
+    try:
+        value = compute_value(report, reporting)
+    except ValueError as exc:
+        print(f"firstpoint report: error: {exc}", file=sys.stderr)
+        return 2
     text = render(report, value, args.format)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

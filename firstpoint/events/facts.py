@@ -61,7 +61,7 @@ _TEAM = re.compile(r"^[\w.-]{1,60}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9/-]{1,20}$")
 _SLOT_VALUES: dict[str, Any] = {
     "kb_topic": _TOPIC,
-    "kb_outcome": frozenset({"answered", "declined", "clarify"}),
+    "kb_outcome": frozenset({"answered", "declined", "clarify", "none"}),
     "safety_category": frozenset({"danger", "self_harm", "child_safeguarding",
                                   "adult_safeguarding", "domestic_abuse", "casework"}),
     "handoff_team": _TEAM,

@@ -360,6 +360,11 @@ class ContactRecorder:
             self._not_understood(contact, state, when)
 
     def _not_understood(self, contact: Contact, state: _Transient, when: datetime) -> None:
+        if state.handoff_started and not contact.handoff_reference:
+            # Inside the handoff form the caller is answering our questions (names,
+            # numbers): that is neither "not understood" nor text we may keep.
+            state.last_recorded = True
+            return
         self._raise_outcome(contact, "not_understood")
         if state.last_text and not state.last_recorded:
             contact.unrecognised.append(UnrecognisedMessage(
@@ -393,6 +398,8 @@ class ContactRecorder:
         elif name == "kb_outcome":
             if value in ("answered", "declined"):
                 self._raise_outcome(contact, value)
+            elif value == "none":  # the knowledge base had no answer: not understood
+                self._not_understood(contact, state, when)
         elif name == "safety_category":
             contact.safety_category = value[:30]
         elif name == "handoff_team":

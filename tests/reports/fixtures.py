@@ -6,25 +6,27 @@ before then are UTC+1 and the rest are UTC+0. The *local* columns below were
 worked out by hand (and ``_check_local`` re-derives them with zoneinfo so a
 typo cannot slip through).
 
- #  UTC start         local (Europe/London)   day  channel   audience  outcome         team        rating
- 1  2026-09-30 23:30  2026-10-01 00:30 BST    Thu  web       resident  answered        -           helpful
- 2  2026-10-05 08:15  2026-10-05 09:15 BST    Mon  web       resident  answered        -           helpful
- 3  2026-10-05 09:40  2026-10-05 10:40 BST    Mon  web       staff     declined        -           not_helpful
- 4  2026-10-06 13:05  2026-10-06 14:05 BST    Tue  facebook  resident  handed_off      bs-admin    -
- 5  2026-10-20 08:30  2026-10-20 09:30 BST    Tue  web       staff     not_understood  -           -
- 6  2026-10-26 09:00  2026-10-26 09:00 GMT    Mon  facebook  resident  emergency       (none)      -
- 7  2026-11-02 09:10  2026-11-02 09:10 GMT    Mon  web       resident  answered        -           helpful
- 8  2026-11-02 14:20  2026-11-02 14:20 GMT    Mon  facebook  staff     handed_off      bs-admin    helpful
- 9  2026-11-07 11:00  2026-11-07 11:00 GMT    Sat  facebook  resident  abandoned       -           -
-10  2026-11-15 20:45  2026-11-15 20:45 GMT    Sun  web       staff     handed_off      bs-minutes  not_helpful
-11  2026-11-30 23:30  2026-11-30 23:30 GMT    Mon  web       resident  (open: NULL)    -           -
-12  2026-11-03 09:50  2026-11-03 09:50 GMT    Tue  facebook  resident  not_understood  -           -
+ #  UTC start         local (London)   day  channel   audience  outcome         team        rated
+ 1  2026-09-30 23:30  10-01 00:30 BST  Thu  web       resident  answered        -           yes
+ 2  2026-10-05 08:15  10-05 09:15 BST  Mon  web       resident  answered        -           yes
+ 3  2026-10-05 09:40  10-05 10:40 BST  Mon  web       staff     declined        -           no
+ 4  2026-10-06 13:05  10-06 14:05 BST  Tue  facebook  resident  handed_off      bs-admin    -
+ 5  2026-10-20 08:30  10-20 09:30 BST  Tue  web       staff     not_understood  -           -
+ 6  2026-10-26 09:00  10-26 09:00 GMT  Mon  facebook  resident  emergency       (none)      -
+ 7  2026-11-02 09:10  11-02 09:10 GMT  Mon  web       resident  answered        -           yes
+ 8  2026-11-02 14:20  11-02 14:20 GMT  Mon  facebook  staff     handed_off      bs-admin    yes
+ 9  2026-11-07 11:00  11-07 11:00 GMT  Sat  facebook  resident  abandoned       -           -
+10  2026-11-15 20:45  11-15 20:45 GMT  Sun  web       staff     handed_off      bs-minutes  no
+11  2026-11-30 23:30  11-30 23:30 GMT  Mon  web       resident  (open: NULL)    -           -
+12  2026-11-03 09:50  11-03 09:50 GMT  Tue  facebook  resident  not_understood  -           -
 -- outside the period --
-13  2026-09-30 22:59  2026-09-30 23:59 BST    Wed  web       resident  answered   (UTC date = local date, still out)
-14  2026-12-01 00:10  2026-12-01 00:10 GMT    Tue  web       resident  answered
+13  2026-09-30 22:59  09-30 23:59 BST  Wed  web       resident  answered        -           -
+14  2026-12-01 00:10  12-01 00:10 GMT  Tue  web       resident  answered        -           -
 
+Local dates are 2026; rated: yes = helpful, no = not_helpful.
 Row 1 is the BST edge: its UTC date is 30 September but it is a 1 October
-contact for the council. Row 11 is the GMT edge (last minutes of the period).
+contact for the council; row 13 is 30 September both ways. Row 11 is the GMT
+edge (last minutes of the period).
 
 Topics (contact: entries): 1: minute-taking, room-booking · 2: minute-taking ·
 3: payroll · 4: minute-taking · 7: room-booking, minute-taking ·

@@ -84,7 +84,8 @@ def test_empty_database_gives_an_empty_report(tmp_path: Path, capsys) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--from", "2026-11-31"], "parameter '--from': expected a date YYYY-MM-DD, got '2026-11-31'"),
+        (["--from", "2026-11-31"],
+         "parameter '--from': expected a date YYYY-MM-DD, got '2026-11-31'"),
         (["--to", "30/11/2026"], "parameter '--to': expected a date YYYY-MM-DD"),
         (["--from", "2026-12-01", "--to", "2026-11-01"], "2026-12-01 is after '--to' 2026-11-01"),
         (["--top", "0"], "parameter '--top'"),
@@ -105,3 +106,29 @@ def test_unknown_format_is_rejected_by_argparse(capsys) -> None:
         main(["report", "--format", "xml"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'xml'" in capsys.readouterr().err
+
+
+def test_unreachable_database_is_a_clear_error(capsys) -> None:
+    url = "postgresql://postgres@127.0.0.1:1/nothing_listens_here"
+    assert main(["report", *PERIOD_ARGS, "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read the database at 127.0.0.1:1/nothing_listens_here" in err
+    assert "OperationalError" in err
+
+
+def test_bad_council_reporting_section_is_a_clear_error(fixture_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch,
+                                                        capsys) -> None:
+    yaml = pytest.importorskip("yaml")
+    shipped = get_settings().content_dir / "council.yml"
+    doc = yaml.safe_load(shipped.read_text(encoding="utf-8"))
+    doc["reporting"]["avoided_channel_share"] = {"phone": 0.9, "face_to_face": 0.3}
+    (tmp_path / "council.yml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    monkeypatch.setenv("FIRSTPOINT_CONTENT_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["report", *PERIOD_ARGS, "--database-url", fixture_url]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert "council.yml" in err and "avoided_channel_share" in err
