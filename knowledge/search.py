@@ -114,12 +114,12 @@ class _ImpactIndex:
         self.impacts: dict[str, np.ndarray] = {}
         for term, plist in postings.items():
             ids = np.fromiter((d for d, _ in plist), dtype=np.int64, count=len(plist))
-            tf = np.fromiter((w for _, w in plist), dtype=np.float64, count=len(plist))
+            freq = np.fromiter((w for _, w in plist), dtype=np.float64, count=len(plist))
             idf = math.log(1 + (self.n - len(plist) + 0.5) / (len(plist) + 0.5))
-            norm = tf + k1 * (1 - b + b * lengths[ids] / (avg or 1.0))
+            norm = freq + k1 * (1 - b + b * lengths[ids] / (avg or 1.0))
             self.idf[term] = idf
             self.docs[term] = ids
-            self.impacts[term] = idf * tf * (k1 + 1) / norm
+            self.impacts[term] = idf * freq * (k1 + 1) / norm
 
     def score(self, terms: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """(BM25 score, idf of the query terms present) for every document."""
@@ -181,12 +181,12 @@ class KnowledgeIndex:
 
     @staticmethod
     def _entry_doc(entry: Entry) -> Counter[str]:
-        doc: Counter[str] = Counter()
+        doc: Counter[str] = Counter()  # weighted term frequencies (float counts)
 
         def add(texts: Iterable[str], weight: float) -> None:
             for text in texts:
                 for tok in _tokens(text):
-                    doc[tok] += weight
+                    doc[tok] += weight  # type: ignore[assignment]
 
         add([entry.title], FIELD_WEIGHTS["title"])
         add(entry.keywords, FIELD_WEIGHTS["keywords"])
@@ -255,8 +255,8 @@ class KnowledgeIndex:
             return SearchResult(query)
         # Candidates by entry score, then re-ranked with their best task / exemption.
         k = min(len(base), max(limit * 4, 20))
-        candidates = np.argpartition(-base, k - 1)[:k] if k < len(base) else np.arange(len(base))
-        candidates = [int(i) for i in candidates if base[i] > 0]
+        top_k = np.argpartition(-base, k - 1)[:k] if k < len(base) else np.arange(len(base))
+        candidates = [int(i) for i in top_k if base[i] > 0]
         item_scores, _ = self._items_ix.score(terms)
         total_idf = sum(self._entries_ix.idf.get(t, 0.0) for t in set(terms)) or 1.0
         ranked = []

@@ -74,7 +74,8 @@ def _lookup_table() -> Any:
     """spaCy's lemma lookup Table (keys are hashed; ``.get(str, default)`` works)."""
     global _lemma_table
     if _lemma_table is None:
-        _lemma_table = get_nlp().get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+        lemmatizer: Any = get_nlp().get_pipe("lemmatizer")
+        _lemma_table = lemmatizer.lookups.get_table("lemma_lookup")
     return _lemma_table
 
 

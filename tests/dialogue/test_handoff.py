@@ -1,0 +1,87 @@
+"""Handoff wording and parsing (no Rasa)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from firstpoint.dialogue.handoff import (
+    UNCLASSIFIED,
+    emergency_text,
+    explain_routing,
+    is_declined,
+    parse_consent,
+    parse_contact_method,
+    refine_category,
+)
+from knowledge.directory import load_directory
+from knowledge.loader import load_council_settings
+
+CONTENT = Path(__file__).resolve().parents[2] / "knowledge" / "content"
+
+
+@pytest.mark.parametrize("text", ["skip", "I'd rather not say", "prefer not to say", "n/a",
+                                  "Anonymous", "no thanks"])
+def test_declining_is_recognised(text: str) -> None:
+    assert is_declined(text)
+
+
+@pytest.mark.parametrize("text", ["Priya", "07700 900123", "after 3pm", "no contact please"])
+def test_ordinary_answers_are_not_declines(text: str) -> None:
+    assert not is_declined(text)
+
+
+def test_intent_decline_counts_whatever_the_words() -> None:
+    assert is_declined("carry on without that", "decline_to_answer")
+
+
+@pytest.mark.parametrize(
+    ("text", "method"),
+    [("phone", "phone"), ("ring me", "phone"), ("email please", "email"),
+     ("jo@example.org", "email"), ("don't contact me", "none"), ("no contact", "none"),
+     ("carrier pigeon", None)],
+)
+def test_contact_method(text: str, method: str | None) -> None:
+    assert parse_contact_method(text) == method
+
+
+@pytest.mark.parametrize(("text", "value"), [("yes", "yes"), ("Yeah fine", "yes"),
+                                             ("no", "no"), ("I don't", "no"), ("maybe", None)])
+def test_consent(text: str, value: str | None) -> None:
+    assert parse_consent(text) == value
+
+
+def test_casework_is_split_by_who_it_is_about() -> None:
+    assert refine_category("casework", "my son's social worker") == "casework_children"
+    assert refine_category("casework", "my mum's care package review") == "casework_adults"
+    assert refine_category("casework", "my case") == "casework"
+    assert refine_category(None, "anything") == UNCLASSIFIED
+    assert refine_category("domestic_abuse", "my son") == "domestic_abuse"
+
+
+def test_emergency_text_puts_999_first_and_adds_specialist_lines() -> None:
+    council = load_council_settings(CONTENT)
+    text = emergency_text(council, "self_harm")
+    assert text.startswith("If you or anyone else is in immediate danger, call 999")
+    assert "116 123" in text
+    assert "0808 2000 247" in emergency_text(council, "domestic_abuse")
+
+
+def test_out_of_hours_explanation_gives_the_duty_team() -> None:
+    directory = load_directory(CONTENT)
+    saturday_night = datetime(2026, 11, 28, 22, 0, tzinfo=timezone.utc)
+    routing = explain_routing(directory, "child_safeguarding", saturday_night)
+    assert routing.team.id == "childrens-front-door"
+    assert "closed at the moment" in routing.explanation
+    assert "Emergency Duty Team" in routing.explanation
+    assert routing.explanation.startswith("If anyone is in immediate danger, call 999")
+
+
+def test_open_hours_explanation_gives_the_promise() -> None:
+    directory = load_directory(CONTENT)
+    tuesday_morning = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
+    routing = explain_routing(directory, "casework_children", tuesday_morning)
+    assert "open now" in routing.explanation
+    assert not routing.explanation.startswith("If anyone")
