@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from firstpoint.settings import get_settings
 
 
 @pytest.fixture
-def captured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict:
+def captured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict]:
     db = tmp_path / "sub" / "api.db"
     monkeypatch.setenv("FIRSTPOINT_DATABASE_URL", f"sqlite:///{db}")
     monkeypatch.setenv("FIRSTPOINT_API_PORT", "8765")

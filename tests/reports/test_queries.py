@@ -44,7 +44,7 @@ def test_summary_matches_hand_count(engine: Engine) -> None:
 def test_rates_partition_decided_contacts(engine: Engine) -> None:
     rates = build_report(engine, FROM, TO).summary.rates()
     parts = ("containment_rate", "escalation_rate", "not_understood_rate", "abandonment_rate")
-    assert sum(rates[p] for p in parts) == pytest.approx(1.0, abs=1e-3)
+    assert sum(rates[p] or 0.0 for p in parts) == pytest.approx(1.0, abs=1e-3)
 
 
 def test_by_channel(engine: Engine) -> None:

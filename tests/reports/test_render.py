@@ -118,7 +118,9 @@ def test_cell_helpers() -> None:
 
 
 def test_render_dispatch(report_and_value) -> None:
-    assert render(*report_and_value, fmt="csv").startswith("section,dimension,key,metric,value\n")
-    assert json.loads(render(*report_and_value, fmt="json"))["report"]["group_by"] == "month"
+    report, value = report_and_value
+    assert render(report, value, "csv").startswith("section,dimension,key,metric,value\n")
+    assert json.loads(render(report, value, "json"))["report"]["group_by"] == "month"
+    assert render(report, value, "table") == render_table(report, value)
     with pytest.raises(ValueError, match="format"):
-        render(*report_and_value, fmt="xml")
+        render(report, value, "xml")
