@@ -3,8 +3,9 @@
 Generates N synthetic contacts for 2026 (default 1,000,000) with realistic
 distributions, ~1.5 topics each and some unrecognised messages; loads them
 fast (one SQLite transaction with executemany; PostgreSQL COPY) into a
-database migrated with firstpoint.records.migrate.upgrade (so the indexes are
-the migration's); then times build_report over a month, a quarter and the
+database migrated with firstpoint.records.migrate.upgrade (so the tables,
+indexes and constraints are exactly the migrations', 0003_report_indexes
+included); then times build_report over a month, a quarter and the
 year — median of --runs runs — next to a trivial ``SELECT count(*) FROM
 contacts`` measured in the same run.
 
@@ -62,26 +63,11 @@ CONTACT_COLUMNS = (
     "local_weekday", "user_turns", "outcome", "safety_category", "handoff_team",
     "handoff_reference", "rating", "rating_comment",
 )
-TOPIC_COLUMNS = ("contact_id", "entry_id", "position")
-UNRECOGNISED_COLUMNS = ("contact_id", "at", "text_redacted", "channel", "audience")
-
-# Candidate indexes measured with --extra-indexes (the migration is not ours to edit;
-# benchmarks/README.md says which ones the reports want and why).
-EXTRA_INDEXES = {
-    "ix_contacts_report": (
-        "CREATE INDEX IF NOT EXISTS ix_contacts_report ON contacts "
-        "(local_date, local_weekday, local_month, channel, audience, outcome, rating, "
-        "handoff_team, local_hour, id)"
-    ),
-    "ix_contacts_hours": (
-        "CREATE INDEX IF NOT EXISTS ix_contacts_hours ON contacts "
-        "(local_date, local_weekday, local_hour)"
-    ),
-    "uq_contact_topics_contact_entry": (
-        "CREATE UNIQUE INDEX IF NOT EXISTS uq_contact_topics_contact_entry ON contact_topics "
-        "(contact_id, entry_id)"
-    ),
-}
+# The child tables carry their contact's local_date, channel and audience
+# (migration 0003_report_indexes).
+TOPIC_COLUMNS = ("contact_id", "entry_id", "position", "local_date", "channel", "audience")
+UNRECOGNISED_COLUMNS = ("contact_id", "at", "text_redacted", "channel", "audience",
+                        "local_date")
 TABLES = ("contacts", "contact_topics", "unrecognised_messages")
 
 
@@ -163,13 +149,15 @@ class Generator:
             if outcome in ("answered", "declined", "handed_off") or r.random() < 0.5:
                 # an entry at most once per contact, as ContactRecorder stores them
                 entries = dict.fromkeys(self.entry() for _ in range(self.n_topics()))
-                topics = [(cid, entry, pos) for pos, entry in enumerate(entries)]
+                topics = [(cid, entry, pos, local.date(), channel, audience)
+                          for pos, entry in enumerate(entries)]
             unrecognised = []
             if outcome == "not_understood":
                 unrecognised = [(cid, started + timedelta(seconds=20 * i), self.message(),
-                                 channel, audience) for i in range(1 + (r.random() < 0.4))]
+                                 channel, audience, local.date())
+                                for i in range(1 + (r.random() < 0.4))]
             elif r.random() < 0.05:
-                unrecognised = [(cid, started, self.message(), channel, audience)]
+                unrecognised = [(cid, started, self.message(), channel, audience, local.date())]
             yield row, topics, unrecognised
 
 
@@ -206,7 +194,9 @@ def _sqlite_value(value: object) -> object:
 
 
 def _secondary_indexes(engine: Engine) -> dict[str, str]:
-    """name -> CREATE statement of the migration's ``ix_*`` indexes on the three tables."""
+    """name -> CREATE statement of the migrations' ``ix_*`` indexes on the three tables.
+
+    The unique constraint on contact_topics stays in place while loading."""
     with engine.connect() as conn:
         if engine.dialect.name == "sqlite":
             rows = conn.execute(text(
@@ -222,7 +212,7 @@ def _secondary_indexes(engine: Engine) -> dict[str, str]:
 
 
 def without_indexes(engine: Engine, load: Callable[[], dict[str, int]]) -> dict[str, int]:
-    """Drop the secondary indexes, load, and recreate exactly the same indexes."""
+    """Drop the secondary ``ix_*`` indexes, load, and recreate exactly the same indexes."""
     indexes = _secondary_indexes(engine)
     with engine.begin() as conn:
         for name in indexes:
@@ -232,7 +222,7 @@ def without_indexes(engine: Engine, load: Callable[[], dict[str, int]]) -> dict[
     with engine.begin() as conn:
         for ddl in indexes.values():
             conn.execute(text(ddl))
-    print(f"   recreated the migration's {len(indexes)} indexes in "
+    print(f"   recreated the migrations' {len(indexes)} indexes in "
           f"{time.perf_counter() - t0:.1f} s")
     return counts
 
@@ -249,7 +239,8 @@ def load_sqlite(engine: Engine, gen: Generator, n: int) -> dict[str, int]:
         for contacts, topics, unrecognised in chunks(gen, n):
             cur.executemany(_insert_sql("contacts", CONTACT_COLUMNS),
                             [tuple(map(_sqlite_value, r)) for r in contacts])
-            cur.executemany(_insert_sql("contact_topics", TOPIC_COLUMNS), topics)
+            cur.executemany(_insert_sql("contact_topics", TOPIC_COLUMNS),
+                            [tuple(map(_sqlite_value, r)) for r in topics])
             cur.executemany(_insert_sql("unrecognised_messages", UNRECOGNISED_COLUMNS),
                             [tuple(map(_sqlite_value, r)) for r in unrecognised])
             counts["contacts"] += len(contacts)
@@ -378,7 +369,7 @@ def print_results(results: list[Result], runs: int) -> None:
 
 
 def run_database(name: str, url: str, args: argparse.Namespace) -> list[Result]:
-    """Migrate, load, (optionally) add candidate indexes, measure."""
+    """Migrate, load, measure."""
     print(f"\n== {name}: migrating {url.split('@')[-1]}")
     upgrade(url)
     engine = make_engine(url)
@@ -394,13 +385,6 @@ def run_database(name: str, url: str, args: argparse.Namespace) -> list[Result]:
                   f"in {time.perf_counter() - t0:.1f} s (indexes and statistics included)")
         else:
             print(f"   reusing {count_all(engine):,} contacts already there")
-        if args.extra_indexes:
-            for ddl in EXTRA_INDEXES.values():
-                t0 = time.perf_counter()
-                with engine.begin() as conn:
-                    conn.execute(text(ddl))
-                print(f"   extra index built in {time.perf_counter() - t0:.1f} s: {ddl}")
-            analyse(engine)
         if name == "sqlite" and args.sqlite_pragma:
             pragmas = [f"PRAGMA {p}" for p in args.sqlite_pragma]
 
@@ -460,12 +444,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-sqlite", action="store_true")
     p.add_argument("--runs", type=int, default=5, help="runs per figure (median reported)")
     p.add_argument("--seed", type=int, default=2026)
-    p.add_argument("--extra-indexes", action="store_true",
-                   help="also create the candidate index(es) in EXTRA_INDEXES before timing")
     p.add_argument("--sections", action="store_true", help="time each query of the year report")
     p.add_argument("--sqlite-pragma", action="append", default=[], metavar="NAME=VALUE",
-                   help="extra PRAGMA for every SQLite connection, e.g. mmap_size=1073741824, "
-                   "cache_size=-65536, threads=2 (repeatable; default: only make_engine's)")
+                   help="extra PRAGMA for every SQLite connection, run after make_engine's "
+                   "(firstpoint.records.db.SQLITE_READ_PRAGMAS), e.g. mmap_size=0 to measure "
+                   "without memory mapping (repeatable)")
     p.add_argument("--keep", action="store_true",
                    help="keep the SQLite file (reused next time) and the PostgreSQL database")
     return p.parse_args(argv)

@@ -8,7 +8,10 @@ contact row is ever fetched into Python. Periods filter on ``contacts.local_date
 November in the council's time zone, whatever the UTC timestamps say.
 
 Topics and not-understood messages are scoped by their *contact*: a message
-counts in the period, channel and audience of the contact it belongs to.
+counts in the period, channel and audience of the contact it belongs to. Those
+three columns are copied onto ``contact_topics`` and ``unrecognised_messages``
+(migration ``0003_report_indexes``, kept in step by the contact-log models), so
+the two lists filter their own table and never join ``contacts``.
 """
 
 from __future__ import annotations
@@ -74,11 +77,17 @@ contact_topics = table(
     "contact_topics",
     column("contact_id", Integer),
     column("entry_id", String),
+    column("local_date", Date),
+    column("channel", String),
+    column("audience", String),
 )
 unrecognised_messages = table(
     "unrecognised_messages",
     column("contact_id", Integer),
     column("text_redacted", Text),
+    column("local_date", Date),
+    column("channel", String),
+    column("audience", String),
 )
 
 Source: TypeAlias = Union[Session, Connection, Engine]
@@ -101,16 +110,18 @@ def _dialect_name(conn: Executor) -> str:
     return conn.dialect.name
 
 
-def _where(scope: Scope) -> ColumnElement:
-    """Council-local date range (inclusive) plus the optional channel/audience filters."""
-    conditions = [
-        contacts.c.local_date >= scope.date_from,
-        contacts.c.local_date <= scope.date_to,
-    ]
+def _where(scope: Scope, source: Any = contacts) -> ColumnElement:
+    """Council-local date range (inclusive) plus the optional channel/audience filters.
+
+    ``source`` is ``contacts`` or a child table carrying its contact's copies of
+    ``local_date``, ``channel`` and ``audience``.
+    """
+    c = source.c
+    conditions = [c.local_date >= scope.date_from, c.local_date <= scope.date_to]
     if scope.channel is not None:
-        conditions.append(contacts.c.channel == scope.channel)
+        conditions.append(c.channel == scope.channel)
     if scope.audience is not None:
-        conditions.append(contacts.c.audience == scope.audience)
+        conditions.append(c.audience == scope.audience)
     return and_(*conditions)
 
 
@@ -151,9 +162,9 @@ def _week_start(local_date: ColumnElement, local_weekday: ColumnElement, dialect
 # The grouping keys differ per database. PostgreSQL hashes, so fewer groups is
 # better: the period itself is the key. SQLite has no hash aggregate and sorts
 # unless an index delivers the rows in GROUP BY order, so it groups by the
-# council-local date first: with an index led by (local_date, local_weekday,
-# local_month, channel, audience, outcome, rating, handoff_team) — see
-# benchmarks/README.md — the whole statement streams off that index.
+# council-local date first: with ix_contacts_report, led by (local_date,
+# local_weekday, local_month, channel, audience, outcome, rating, handoff_team)
+# (migration 0003_report_indexes) the whole statement streams off that index.
 
 _COMMON_KEYS = ("local_month", "channel", "audience", "outcome", "rating", "handoff_team")
 
@@ -278,8 +289,8 @@ def contact_figures(source: Source, scope: Scope, group_by: str = "month") -> Co
 def demand_grid(source: Source, scope: Scope) -> list[list[int]]:
     """Contacts per council-local weekday (rows, 0 = Monday) × hour (columns, 0–23).
 
-    Two levels: per (date, weekday, hour) first — streamable off an index led by
-    those columns — then per (weekday, hour).
+    Two levels: per (date, weekday, hour) first — streamable off
+    ``ix_contacts_hours`` on those columns — then per (weekday, hour).
     """
     c = contacts.c
     per_day = (
@@ -321,16 +332,17 @@ def demand(source: Source, scope: Scope) -> Demand:
 def top_topics(source: Source, scope: Scope, limit: int = 10) -> list[TopicCount]:
     """Knowledge entries by number of contacts in scope that were answered them, top ``limit``.
 
-    Counts ``contact_topics`` rows: the contact log stores an entry at most once per
-    contact (``ContactRecorder`` only appends entries the contact does not have yet),
-    so rows are contacts. ``count(DISTINCT contact_id)`` would say the same but forces
-    a sort of every topic row (over 1 s more for a year of a million contacts).
+    Counts ``contact_topics`` rows: ``UNIQUE (contact_id, entry_id)`` guarantees an
+    entry at most once per contact, so rows are contacts (``count(DISTINCT
+    contact_id)`` would say the same but forces a sort of every topic row). Filters
+    the contact's scope copied onto the topic rows: no join, and an index led by
+    ``entry_id`` delivers the rows already grouped.
     """
     n = func.count().label("n")
     query = (
         select(contact_topics.c.entry_id, n)
-        .select_from(contact_topics.join(contacts, contact_topics.c.contact_id == contacts.c.id))
-        .where(_where(scope))
+        .select_from(contact_topics)
+        .where(_where(scope, contact_topics))
         .group_by(contact_topics.c.entry_id)
         .order_by(n.desc(), contact_topics.c.entry_id)
         .limit(limit)
@@ -340,7 +352,10 @@ def top_topics(source: Source, scope: Scope, limit: int = 10) -> list[TopicCount
 
 
 def top_not_understood(source: Source, scope: Scope, limit: int = 10) -> list[MessageCount]:
-    """Most frequent (already redacted) not-understood messages, top ``limit``."""
+    """Most frequent (already redacted) not-understood messages, top ``limit``.
+
+    Filters the contact's scope copied onto the message rows (no join).
+    """
     um = unrecognised_messages
     messages = func.count().label("messages")
     query = (
@@ -349,8 +364,8 @@ def top_not_understood(source: Source, scope: Scope, limit: int = 10) -> list[Me
             messages,
             func.count(func.distinct(um.c.contact_id)).label("n_contacts"),
         )
-        .select_from(um.join(contacts, um.c.contact_id == contacts.c.id))
-        .where(_where(scope))
+        .select_from(um)
+        .where(_where(scope, um))
         .group_by(um.c.text_redacted)
         .order_by(messages.desc(), um.c.text_redacted)
         .limit(limit)

@@ -371,21 +371,63 @@ def test_no_personal_data_anywhere_in_the_database(recorder, engine, redactor) -
 
 # ----------------------------------------------------------------- migration and models
 
-def test_migration_matches_models(sqlite_url) -> None:
+def _my_schema_diff(url: str) -> tuple[list, list[str]]:
+    """Alembic's differences (types compared) between the migrated ``url`` and the
+    models, restricted to the contact-log tables, and the database's alembic heads."""
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from firstpoint.records import models_registry  # noqa: F401  (every table)
     from firstpoint.records.db import Base
 
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, Base.metadata)
+            heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    finally:
+        engine.dispose()
+    return [d for d in diff if _diff_table(d) in MY_TABLES], list(heads)
+
+
+def _diff_table(item) -> str | None:  # type: ignore[no-untyped-def]
+    """The table an autogenerate difference is about (modify_* come as lists)."""
+    if isinstance(item, list):
+        return _diff_table(item[0])
+    kind, obj = item[0], item[1]
+    if kind in ("add_table", "remove_table"):
+        return str(obj.name)
+    if kind in ("add_column", "remove_column") or kind.startswith("modify_"):
+        return str(item[2])
+    table = getattr(obj, "table", None)
+    return None if table is None else str(table.name)
+
+
+def test_migration_matches_models(sqlite_url) -> None:
     upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-    engine.dispose()
-    mine = [d for d in diff if any(t in repr(d) for t in MY_TABLES)]
+    mine, heads = _my_schema_diff(sqlite_url)
     assert mine == []
-    assert "0001_contacts" in heads
+    assert "0003_report_indexes" in heads  # 0001_contacts + 0003_report_indexes
+
+
+@pytest.mark.services
+def test_migration_matches_models_on_postgresql(postgres_url) -> None:
+    upgrade(postgres_url)
+    mine, heads = _my_schema_diff(postgres_url)
+    assert mine == []
+    assert "0003_report_indexes" in heads
+
+
+def test_schema_diff_sees_a_missing_report_index(sqlite_url) -> None:
+    """The comparison above can fail: 0001 alone lacks what the models declare."""
+    upgrade(sqlite_url, "0001_contacts")
+    mine, heads = _my_schema_diff(sqlite_url)
+    assert heads == ["0001_contacts"]
+    reported = repr(mine)
+    for name in ("ix_contacts_report", "ix_contacts_hours", "ix_contact_topics_report",
+                 "ix_unrecognised_messages_report"):
+        assert name in reported
 
 
 def test_migration_declares_a_root() -> None:
@@ -398,6 +440,201 @@ def test_migration_declares_a_root() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert (module.revision, module.down_revision) == ("0001_contacts", None)
+
+
+def test_report_indexes_migration_follows_0001() -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / (
+        "firstpoint/records/migrations/versions/0003_report_indexes.py")
+    spec = importlib.util.spec_from_file_location("m0003", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert (module.revision, module.down_revision) == ("0003_report_indexes", "0001_contacts")
+
+
+# ----------------------------------------------------------------- denormalised scope
+
+SCOPE_MISMATCHES = """
+SELECT '{table}', x.id FROM {table} x JOIN contacts c ON c.id = x.contact_id
+WHERE x.local_date <> c.local_date OR x.channel <> c.channel OR x.audience <> c.audience
+   OR x.local_date IS NULL OR x.channel IS NULL OR x.audience IS NULL
+"""
+
+
+def scope_mismatches(engine) -> list[tuple]:
+    """Child rows whose local_date/channel/audience differ from their contact's."""
+    with engine.connect() as conn:
+        return [tuple(row) for table in ("contact_topics", "unrecognised_messages")
+                for row in conn.execute(text(SCOPE_MISMATCHES.format(table=table)))]
+
+
+def child_scopes(engine) -> dict[str, set[tuple]]:
+    """The distinct (local_date, channel, audience) stored on each child table."""
+    with engine.connect() as conn:
+        return {table: {(date.fromisoformat(str(d)), ch, aud) for d, ch, aud in conn.execute(
+            text(f"SELECT local_date, channel, audience FROM {table}"))}
+            for table in ("contact_topics", "unrecognised_messages")}
+
+
+def test_denormalised_scope_matches_the_contact(recorder, engine, redactor) -> None:
+    clock = Clock()
+    feed(recorder, redactor, "s-scope-1", answered(clock, STAFF_TEAMS) + [
+        user(clock, "blorp", "nlu_fallback", STAFF_TEAMS)] + handoff(clock))
+    feed(recorder, redactor, "s-scope-2", answered(Clock(start=1_780_000_000.0)))
+    assert scope_mismatches(engine) == []
+    scopes = child_scopes(engine)
+    assert scopes["contact_topics"] == {(date(2026, 1, 1), "teams", "staff"),
+                                        (date(2026, 5, 28), "web", "resident")}
+    assert scopes["unrecognised_messages"] == {(date(2026, 1, 1), "teams", "staff")}
+
+
+def test_scope_follows_channel_set_at_the_first_user_turn(recorder, engine, redactor) -> None:
+    # A topic recorded before the person writes (after a tracked action) takes the
+    # session's defaults (rest, resident); the first user message then sets the
+    # contact's channel and audience.
+    clock = Clock()
+    feed(recorder, redactor, "s-late", session_start(clock) + [
+        action(clock, "handoff_form"), slot(clock, "kb_topic", "menu.travel")])
+    assert child_scopes(engine)["contact_topics"] == {(date(2026, 1, 1), "rest", "resident")}
+    feed(recorder, redactor, "s-late", [user(clock, "hi", "greet", STAFF_TEAMS),
+                                        slot(clock, "kb_topic", "menu.rooms")])
+    c = the_contact(engine, "s-late")
+    assert (c.channel, c.audience) == ("teams", "staff") and len(c.topics) == 2
+    assert scope_mismatches(engine) == []
+    assert child_scopes(engine)["contact_topics"] == {(date(2026, 1, 1), "teams", "staff")}
+
+
+def test_scope_follows_a_restarted_empty_session(recorder, engine, redactor) -> None:
+    # A contact with only a topic (no user turn, no outcome) restarted two days later
+    # moves to the new start date, and so does its topic.
+    clock = Clock()
+    feed(recorder, redactor, "s-restart", session_start(clock, WEB) + [
+        action(clock, "handoff_form"), slot(clock, "kb_topic", "menu.travel")])
+    clock.skip(2 * 86_400)
+    feed(recorder, redactor, "s-restart", session_start(clock, WEB))
+    c = the_contact(engine, "s-restart")
+    assert c.local_date == date(2026, 1, 3) and [t.entry_id for t in c.topics] == ["menu.travel"]
+    assert scope_mismatches(engine) == []
+
+
+def test_scope_copied_when_children_are_added_without_the_relationship(engine) -> None:
+    from firstpoint.records.contacts import ContactTopic, UnrecognisedMessage
+
+    factory = session_factory(engine)
+    with session_scope(factory) as session:
+        contact = Contact(conversation_key="k" * 64, session_no=1, channel="facebook",
+                          audience="staff", language="en",
+                          last_event_at=datetime(2026, 6, 1, 12), user_turns=1)
+        contact.set_started(datetime(2026, 5, 31, 23, 30))  # 1 June, 00:30 BST
+        session.add(contact)
+        session.flush()
+        session.add(ContactTopic(contact_id=contact.id, entry_id="menu.rooms", position=0))
+        session.add(UnrecognisedMessage(contact_id=contact.id, at=datetime(2026, 6, 1),
+                                        text_redacted="blorp", channel="?", audience="?"))
+    assert scope_mismatches(engine) == []  # the given "?" were replaced too
+    assert child_scopes(engine) == {
+        "contact_topics": {(date(2026, 6, 1), "facebook", "staff")},
+        "unrecognised_messages": {(date(2026, 6, 1), "facebook", "staff")},
+    }
+    with session_scope(factory) as session:
+        contact = session.get(Contact, contact.id)
+        assert contact is not None
+        contact.channel = "web"
+        contact.set_started(datetime(2026, 7, 1, 9))
+    assert scope_mismatches(engine) == []
+    assert child_scopes(engine) == {
+        "contact_topics": {(date(2026, 7, 1), "web", "staff")},
+        "unrecognised_messages": {(date(2026, 7, 1), "web", "staff")},
+    }
+
+
+def test_an_entry_is_stored_once_per_contact(recorder, engine, redactor) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from firstpoint.events.facts import Fact
+
+    clock = Clock()
+    feed(recorder, redactor, "s-long", answered(clock))  # menu.travel answered twice
+    # a fact from elsewhere (spool, other producer) with an over-long entry: stored
+    # truncated to 80 characters, and recognised as the same entry the second time
+    long_entry = "menu." + "x" * 100
+    for _ in range(2):
+        recorder.apply(Fact(kind="slot", at=clock(), name="kb_topic", value=long_entry,
+                            conversation_key=conversation_key(KEY, "s-long")))
+    assert [t.entry_id for t in the_contact(engine, "s-long").topics] == [
+        "menu.travel", "menu.minute-taking", long_entry[:80]]
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO contact_topics (contact_id, entry_id, position, local_date, channel, "
+            "audience) SELECT contact_id, entry_id, 9, local_date, channel, audience "
+            "FROM contact_topics LIMIT 1"))
+
+
+def _report_indexes_backfill(url: str) -> None:
+    """Rows written under 0001_contacts get their contact's scope from 0003; downgrade
+    removes the columns again."""
+    from alembic import command
+
+    from firstpoint.records.migrate import alembic_config
+
+    upgrade(url, "0001_contacts")
+    engine = make_engine(url)
+    try:
+        contact = ("INSERT INTO contacts (id, contact_uuid, conversation_key, session_no, "
+                   "channel, audience, language, started_at, last_event_at, local_date, "
+                   "local_month, local_hour, local_weekday, user_turns) VALUES "
+                   "(:id, :uuid, :key, 1, :channel, :audience, 'en', :at, :at, :day, :month, "
+                   "9, 0, 1)")
+        with engine.begin() as conn:
+            for n, channel, audience, day in ((1, "web", "resident", date(2026, 10, 5)),
+                                              (2, "teams", "staff", date(2026, 11, 2))):
+                conn.execute(text(contact), {
+                    "id": n, "uuid": f"uuid-{n}", "key": f"{n:064x}", "channel": channel,
+                    "audience": audience, "at": datetime(day.year, day.month, day.day, 9),
+                    "day": day, "month": day.isoformat()[:7]})
+            conn.execute(text(
+                "INSERT INTO contact_topics (contact_id, entry_id, position) VALUES "
+                "(1, 'menu.a', 0), (1, 'menu.b', 1), (2, 'menu.a', 0), (2, 'menu.a', 1)"))
+            conn.execute(text(
+                "INSERT INTO unrecognised_messages (contact_id, at, text_redacted, channel, "
+                "audience) VALUES (2, :at, 'blorp', 'rest', 'resident')"),
+                {"at": datetime(2026, 11, 2, 9)})
+        upgrade(url)
+        assert scope_mismatches(engine) == []
+        with engine.connect() as conn:
+            topics = conn.execute(text(
+                "SELECT contact_id, entry_id, local_date, channel, audience FROM contact_topics "
+                "ORDER BY contact_id, entry_id")).all()
+            messages = conn.execute(text(
+                "SELECT local_date, channel, audience FROM unrecognised_messages")).all()
+        assert [(c, e, str(d), ch, aud) for c, e, d, ch, aud in topics] == [
+            (1, "menu.a", "2026-10-05", "web", "resident"),  # the duplicate (2, menu.a)
+            (1, "menu.b", "2026-10-05", "web", "resident"),  # is gone
+            (2, "menu.a", "2026-11-02", "teams", "staff"),
+        ]
+        assert [(str(d), ch, aud) for d, ch, aud in messages] == [
+            ("2026-11-02", "teams", "staff")]
+        command.downgrade(alembic_config(url), "0001_contacts")
+        engine.dispose()
+        columns = {c["name"] for c in inspect(engine).get_columns("contact_topics")}
+        assert columns == {"id", "contact_id", "entry_id", "position"}
+        assert "local_date" not in {
+            c["name"] for c in inspect(engine).get_columns("unrecognised_messages")}
+        upgrade(url)  # and up again
+        assert scope_mismatches(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_report_indexes_migration_backfills_and_downgrades(sqlite_url) -> None:
+    _report_indexes_backfill(sqlite_url)
+
+
+@pytest.mark.services
+def test_report_indexes_migration_backfills_and_downgrades_on_postgresql(postgres_url) -> None:
+    _report_indexes_backfill(postgres_url)
 
 
 def test_deleting_a_contact_cascades(engine, recorder, redactor) -> None:
@@ -620,6 +857,7 @@ def test_recorder_on_postgresql(postgres_url, redactor) -> None:
         assert (second.outcome, second.session_no) == ("not_understood", 2)
         assert [m.text_redacted for m in second.unrecognised] == ["blorp, my name is [NAME]"]
         assert the_contact(engine, "pg-2").outcome == "abandoned"
+        assert scope_mismatches(engine) == []
         with engine.connect() as conn:
             for table in MY_TABLES:
                 for row in conn.execute(text(f"SELECT * FROM {table}")):

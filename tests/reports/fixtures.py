@@ -142,13 +142,15 @@ def insert_fixture(conn: Connection) -> None:
     meta = MetaData()
     meta.reflect(bind=conn, only=["contacts", "contact_topics", "unrecognised_messages"])
     contacts = meta.tables["contacts"]
-    conn.execute(contacts.insert(), contact_rows())
+    rows = contact_rows()
+    conn.execute(contacts.insert(), rows)
+    # the child tables carry their contact's scope (migration 0003_report_indexes)
+    scope = {r["id"]: {k: r[k] for k in ("local_date", "channel", "audience")} for r in rows}
     conn.execute(
         meta.tables["contact_topics"].insert(),
-        [{"contact_id": c, "entry_id": e, "position": p} for c, e, p in TOPICS],
+        [{"contact_id": c, "entry_id": e, "position": p, **scope[c]} for c, e, p in TOPICS],
     )
-    starts = {n: _utc(start) for n, start, *_ in CONTACTS}
-    channels = {n: (ch, aud) for n, _s, _d, _h, _w, ch, aud, *_ in CONTACTS}
+    starts = {r["id"]: r["started_at"] for r in rows}
     conn.execute(
         meta.tables["unrecognised_messages"].insert(),
         [
@@ -156,8 +158,7 @@ def insert_fixture(conn: Connection) -> None:
                 "contact_id": c,
                 "at": starts[c] + timedelta(minutes=i),
                 "text_redacted": text,
-                "channel": channels[c][0],
-                "audience": channels[c][1],
+                **scope[c],
             }
             for i, (c, text) in enumerate(UNRECOGNISED)
         ],

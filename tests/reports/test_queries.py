@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date
 
@@ -219,3 +220,65 @@ def test_bad_arguments_are_rejected() -> None:
         figures_query(Scope(FROM, TO), "fortnight", "sqlite")
     with pytest.raises(ValueError, match="after"):
         Scope(TO, FROM)
+
+
+# --- the lists read the contact's scope copied onto the child tables -------------------
+
+SCOPES = [
+    Scope(FROM, TO, channel, audience)
+    for channel in (None, "web", "facebook", "teams")
+    for audience in (None, "resident", "staff")
+] + [Scope(date(2026, 9, 30), date(2026, 10, 1)), Scope(date(2026, 11, 30), date(2026, 12, 1))]
+
+
+def _through_contacts(engine: Engine, scope: Scope) -> tuple[list, list]:
+    """Top topics and not-understood messages scoped by JOINing ``contacts`` (the
+    definition the denormalised columns must reproduce)."""
+    from sqlalchemy import text
+
+    where = "c.local_date BETWEEN :f AND :t"
+    params: dict = {"f": scope.date_from, "t": scope.date_to}
+    for name in ("channel", "audience"):
+        if getattr(scope, name) is not None:
+            where += f" AND c.{name} = :{name}"
+            params[name] = getattr(scope, name)
+    with engine.connect() as conn:
+        topics = conn.execute(text(
+            "SELECT t.entry_id, count(DISTINCT t.contact_id) AS n FROM contact_topics t "
+            f"JOIN contacts c ON c.id = t.contact_id WHERE {where} "
+            "GROUP BY t.entry_id ORDER BY n DESC, t.entry_id"), params).all()
+        messages = conn.execute(text(
+            "SELECT u.text_redacted, count(*) AS m, count(DISTINCT u.contact_id) FROM "
+            f"unrecognised_messages u JOIN contacts c ON c.id = u.contact_id WHERE {where} "
+            "GROUP BY u.text_redacted ORDER BY m DESC, u.text_redacted"), params).all()
+    return [tuple(r) for r in topics], [tuple(r) for r in messages]
+
+
+@pytest.mark.parametrize("scope", SCOPES, ids=lambda s: f"{s.channel}-{s.audience}-{s.date_from}")
+def test_lists_match_scoping_through_the_contact(engine: Engine, scope: Scope) -> None:
+    from firstpoint.reports.queries import top_not_understood, top_topics
+
+    topics, messages = _through_contacts(engine, scope)
+    assert [(t.entry_id, t.contacts) for t in top_topics(engine, scope, 50)] == topics
+    assert [(m.text_redacted, m.messages, m.contacts)
+            for m in top_not_understood(engine, scope, 50)] == messages
+
+
+def test_lists_do_not_join_contacts(engine: Engine) -> None:
+    from sqlalchemy import event
+
+    from firstpoint.reports.queries import build_topics
+
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        build_topics(engine, Scope(FROM, TO, "web", "staff"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) == 2
+    for statement in statements:
+        assert "JOIN" not in statement.upper() and not re.search(r"\bcontacts\b", statement)
