@@ -27,8 +27,10 @@ def _handoff(stack: Stack, reference: str):  # type: ignore[no-untyped-def]
 
 def test_anonymous_safeguarding_report_with_every_field_declined(stack: Stack, say: Say) -> None:
     s = _sender()
-    first = joined(say("I'm really worried, the little girl next door always has bruises on her arms",
-                       sender=s))
+    first = joined(
+        say("I'm really worried, the little girl next door always has bruises on her arms",
+            sender=s)
+    )
     assert "Children's Services Front Door" in first
     assert "call 999" in first
     assert "What would you like me to pass on" in first

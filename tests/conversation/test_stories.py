@@ -45,3 +45,21 @@ def test_conversation_stories_pass_without_prediction_errors(tmp_path: Path) -> 
     failed = out / "failed_test_stories.yml"
     detail = failed.read_text() if failed.exists() else ""
     assert result.returncode == 0, detail + result.stdout[-3000:] + result.stderr[-3000:]
+
+
+@pytest.mark.rasa_server
+def test_intent_f1_on_the_held_out_set_is_at_least_0_90(tmp_path: Path) -> None:
+    """`rasa test nlu` on tests/nlu/heldout.yml (never used for training)."""
+    import json
+
+    model = ensure_model()
+    out = tmp_path / "nlu"
+    result = _run(
+        ["test", "nlu", "--model", str(model), "--nlu", "tests/nlu/heldout.yml", "--out", str(out)],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out / "intent_report.json").read_text())
+    weighted = report["weighted avg"]["f1-score"]
+    print(f"held-out intent F1 (weighted): {weighted:.3f}, accuracy {report['accuracy']:.3f}")
+    assert weighted >= 0.90
