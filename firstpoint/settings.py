@@ -87,6 +87,17 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
+def secret_from_env(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """A secret named elsewhere (e.g. a team's Teams webhook URL variable in directory.yml).
+
+    Returns the stripped value of environment variable ``name`` (``os.environ``
+    by default), or None when it is unset or blank. Secrets never live in files.
+    """
+    env = os.environ if environ is None else environ
+    value = env.get(name)
+    return value.strip() if value and value.strip() else None
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Settings for this process, read from the environment once."""

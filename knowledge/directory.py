@@ -131,6 +131,7 @@ class CategoryRoute:
     category: str
     team_id: str
     priority: str
+    out_of_hours_team_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,15 @@ class Directory:
                         self.fallback_team_id)
             return self.teams[self.fallback_team_id], "normal"
         return self.teams[route.team_id], route.priority
+
+    def route_at(self, category: str, at: datetime) -> tuple[Team, str]:
+        """Like :meth:`route`, but while the team is closed a route's
+        ``out_of_hours_team`` (e.g. the Emergency Duty Team) takes the handoff."""
+        team, priority = self.route(category)
+        route = self.routes.get(category)
+        if route is not None and route.out_of_hours_team_id and not self.is_open(team, at):
+            return self.teams[route.out_of_hours_team_id], priority
+        return team, priority
 
     def hours_on(self, team: Team | str, day: date) -> tuple[Interval, ...]:
         """The team's open intervals on a local calendar ``day`` (bank holidays included)."""
@@ -417,7 +427,13 @@ def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> 
         if priority not in PRIORITIES:
             raise where.error("priority", f"must be one of {', '.join(PRIORITIES)}, "
                                           f"got {priority!r}")
-        routes[name] = CategoryRoute(name, team_id, priority)
+        ooh = raw.get("out_of_hours_team")
+        if ooh is not None and ooh not in teams:
+            raise where.error("out_of_hours_team", f"{ooh!r} is not a team in this file")
+        unknown = set(raw) - {"team", "priority", "out_of_hours_team"}
+        if unknown:
+            raise where.error(sorted(unknown)[0], "is not a known field")
+        routes[name] = CategoryRoute(name, team_id, priority, ooh)
     for name in CATEGORIES:
         if name not in routes:
             raise _Where(file, name, "category").error("team", "no route for this category")

@@ -118,7 +118,7 @@ def explain_routing(
 ) -> Routing:
     """Which team gets the message and when, in words for the caller."""
     now = now or datetime.now(timezone.utc)
-    team, priority = directory.route(category)
+    team, priority = directory.route_at(category, now)
     due = directory.sla_due(team, now)
     parts = []
     if not category.startswith("casework"):

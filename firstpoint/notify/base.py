@@ -10,11 +10,12 @@ later), which decrypts them from the records.
 from __future__ import annotations
 
 import abc
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
+
+from firstpoint.settings import secret_from_env
 
 #: Outbox targets of the form ``env:NAME`` are resolved from the environment at send time.
 ENV_TARGET_PREFIX = "env:"
@@ -107,18 +108,6 @@ def compose_notification(
         due=due_at.isoformat(),
         due_text=due_text,
     )
-
-
-def secret_from_env(name: str, environ: Mapping[str, str] | None = None) -> str | None:
-    """The value of environment variable ``name`` (``os.environ`` by default), or None.
-
-    This is the one place notifier secrets (Teams webhook URLs named in
-    directory.yml) are read from the environment; it belongs in
-    firstpoint/settings.py and should move there.
-    """
-    env = os.environ if environ is None else environ
-    value = env.get(name)
-    return value.strip() if value and value.strip() else None
 
 
 def resolve_target(target: str, environ: Mapping[str, str] | None = None) -> str:

@@ -324,9 +324,9 @@ class HandoffService:
                             ("conversation_id", conversation_id)):
             if not value or not str(value).strip():
                 raise ValueError(f"handoff {name} must not be empty")
-        team, priority = self.directory.route(category)
         now = as_utc(self.clock())
         assert now is not None
+        team, priority = self.directory.route_at(category, now)
         due = self.directory.sla_due(team, now)
         encrypted = {
             "caller_name": self.cipher.encrypt(caller_name),

@@ -69,14 +69,23 @@ def test_emergency_text_puts_999_first_and_adds_specialist_lines() -> None:
     assert "0808 2000 247" in emergency_text(council, "domestic_abuse")
 
 
-def test_out_of_hours_explanation_gives_the_duty_team() -> None:
+def test_out_of_hours_safeguarding_goes_to_the_duty_team() -> None:
     directory = load_directory(CONTENT)
     saturday_night = datetime(2026, 11, 28, 22, 0, tzinfo=timezone.utc)
     routing = explain_routing(directory, "child_safeguarding", saturday_night)
-    assert routing.team.id == "childrens-front-door"
-    assert "closed at the moment" in routing.explanation
-    assert "Emergency Duty Team" in routing.explanation
+    assert routing.team.id == "emergency-duty-team"
+    assert "Emergency Duty Team" in routing.explanation and "open now" in routing.explanation
     assert routing.explanation.startswith("If anyone is in immediate danger, call 999")
+
+
+def test_out_of_hours_casework_says_when_the_team_reopens() -> None:
+    directory = load_directory(CONTENT)
+    saturday_night = datetime(2026, 11, 28, 22, 0, tzinfo=timezone.utc)
+    routing = explain_routing(directory, "casework_children", saturday_night)
+    assert routing.team.id == "childrens-social-work"
+    assert "closed at the moment" in routing.explanation
+    assert "Monday 30 November 2026" in routing.explanation
+    assert "Emergency Duty Team" in routing.explanation
 
 
 def test_open_hours_explanation_gives_the_promise() -> None:
