@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -84,8 +86,13 @@ class ActionEmergencyAdvice(Action):
 class ActionExplainHandoff(Action):
     """Says who will get the message and when, and opens a fresh handoff."""
 
-    def __init__(self, directory: Directory | None = None) -> None:
+    def __init__(
+        self,
+        directory: Directory | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self._directory = directory
+        self._clock = clock
 
     def name(self) -> str:
         return "action_explain_handoff"
@@ -95,7 +102,7 @@ class ActionExplainHandoff(Action):
     ) -> list[EventType]:
         directory = self._directory or _directory()
         category = refine_category(_category_from(tracker), latest_text(tracker))
-        routing = explain_routing(directory, category)
+        routing = explain_routing(directory, category, self._clock() if self._clock else None)
         dispatcher.utter_message(text=routing.explanation)
         priority = tracker.get_slot("handoff_priority")
         if priority != "emergency":

@@ -73,3 +73,33 @@ async def test_declined_fields_become_an_anonymous_handoff() -> None:
     assert "FP-TEST22" in dispatcher.messages[0]["text"]
     assert {"event": "slot", "timestamp": None, "name": "handoff_reference",
             "value": "FP-TEST22"} in events
+
+
+async def test_out_of_hours_disclosure_is_explained_with_the_duty_team() -> None:
+    from datetime import datetime, timezone
+
+    from bot.actions.handoff import ActionExplainHandoff
+
+    saturday_night = datetime(2026, 11, 28, 23, 30, tzinfo=timezone.utc)
+    action = ActionExplainHandoff(directory=load_directory(CONTENT), clock=lambda: saturday_night)
+    tracker = _tracker({"safety_category": "child_safeguarding"})
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, {})
+    text = dispatcher.messages[0]["text"]
+    assert text.startswith("If anyone is in immediate danger, call 999")
+    assert "Emergency Duty Team" in text and "open now" in text
+    assert {"event": "slot", "timestamp": None, "name": "handoff_team",
+            "value": "emergency-duty-team"} in events
+
+
+async def test_out_of_hours_casework_says_the_team_is_closed() -> None:
+    from datetime import datetime, timezone
+
+    from bot.actions.handoff import ActionExplainHandoff
+
+    sunday = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+    action = ActionExplainHandoff(directory=load_directory(CONTENT), clock=lambda: sunday)
+    dispatcher = CollectingDispatcher()
+    await action.run(dispatcher, _tracker({"safety_category": "casework"}), {})
+    text = dispatcher.messages[0]["text"]
+    assert "closed at the moment" in text and "Emergency Duty Team on 01632 960999" in text
