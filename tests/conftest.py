@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,25 @@ from tests.services import require_port, require_service  # noqa: E402
 def sqlite_url(tmp_path) -> str:
     """A fresh SQLite database URL in the test's temporary directory."""
     return f"sqlite:///{tmp_path / 'firstpoint-test.db'}"
+
+
+@pytest.fixture
+def fixture_url(sqlite_url: str) -> str:
+    """A migrated SQLite database holding the hand-checked contacts of tests/reports/fixtures.py."""
+    from tests.reports.fixtures import load_fixture
+
+    load_fixture(sqlite_url)
+    return sqlite_url
+
+
+@pytest.fixture
+def fixture_engine(fixture_url: str) -> Iterator[Any]:
+    """An engine on :func:`fixture_url`, disposed afterwards."""
+    from firstpoint.records.db import make_engine
+
+    engine = make_engine(fixture_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
