@@ -5,14 +5,12 @@ Used by ``firstpoint run`` and by the tests that talk to the real servers.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,13 +144,3 @@ def start_stack(
         stack.stop()
         raise
     return stack
-
-
-@contextlib.contextmanager
-def running_stack(**kwargs: object) -> Iterator[Stack]:
-    """Context manager around :func:`start_stack` that always stops the children."""
-    stack = start_stack(**kwargs)  # type: ignore[arg-type]
-    try:
-        yield stack
-    finally:
-        stack.stop()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,7 +28,6 @@ class Settings:
     content_dir: Path = PROJECT_ROOT / "knowledge" / "content"
     database_url: str = ""
     data_key: str | None = None
-    rasa_url: str = "http://127.0.0.1:5005"
     rasa_port: int = 5005
     action_port: int = 5055
     api_port: int = 8080
@@ -44,7 +43,6 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     postgres_test_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     require_services: bool = False
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def sqlite_default(self) -> bool:
@@ -66,7 +64,6 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ).resolve(),
         database_url=database_url,
         data_key=env.get("FIRSTPOINT_DATA_KEY") or None,
-        rasa_url=env.get("FIRSTPOINT_RASA_URL", f"http://127.0.0.1:{rasa_port}"),
         rasa_port=rasa_port,
         action_port=int(env.get("FIRSTPOINT_ACTION_PORT", "5055")),
         api_port=int(env.get("FIRSTPOINT_API_PORT", "8080")),

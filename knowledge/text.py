@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
-    from spacy.tokens import Doc
 
 _lock = threading.Lock()
 _nlp: Language | None = None
@@ -49,24 +48,6 @@ def get_nlp() -> Language:
     return _nlp
 
 
-def make_doc(text: str) -> Doc:
-    """Normalise and run the pipeline over ``text``."""
-    return get_nlp()(normalise(text))
-
-
-def lemmas(text: str, drop_stop: bool = False) -> list[str]:
-    """Lower-case lemmas of the word tokens in ``text`` (punctuation dropped)."""
-    out: list[str] = []
-    for tok in make_doc(text):
-        if tok.is_punct or tok.is_space:
-            continue
-        if drop_stop and tok.is_stop:
-            continue
-        lemma = (tok.lemma_ or tok.text).lower()
-        out.append(lemma)
-    return out
-
-
 _lemma_table: Any = None
 
 
@@ -77,12 +58,6 @@ def _lookup_table() -> Any:
         lemmatizer: Any = get_nlp().get_pipe("lemmatizer")
         _lemma_table = lemmatizer.lookups.get_table("lemma_lookup")
     return _lemma_table
-
-
-def lemma_of(word: str) -> str:
-    """Lower-case lookup lemma of one word (the word itself when unknown)."""
-    low = word.lower()
-    return _lookup_table().get(low, low).lower()
 
 
 def lemma_tokens(text: str) -> list[str]:
