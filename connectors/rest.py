@@ -5,6 +5,11 @@ Same URL and response shape as Rasa's built-in ``rest`` channel
 but a body that is not a JSON object, a missing or odd sender, an empty or
 over-long message, or bad metadata gets ``{"error": "..."}`` with status 400
 or 413 instead of a 500. Channel and audience travel in ``metadata``.
+
+REST is a developer channel. Only in development (``FIRSTPOINT_DEV_MODE=1``,
+``Settings.dev_mode``) does it believe the client's ``channel`` and
+``audience`` claims; otherwise every REST conversation is ``rest`` /
+``resident`` whatever the body says, so a resident cannot claim to be staff.
 """
 
 from __future__ import annotations
@@ -37,8 +42,15 @@ class RequestError(ValueError):
         self.status = status
 
 
-def parse_body(raw: bytes, default_channel: str = "rest") -> tuple[str, str, dict[str, Any]]:
-    """Validate a webhook body; returns (sender, message, metadata) or raises RequestError."""
+def parse_body(
+    raw: bytes, default_channel: str = "rest", trust_claims: bool = True
+) -> tuple[str, str, dict[str, Any]]:
+    """Validate a webhook body; returns (sender, message, metadata) or raises RequestError.
+
+    With ``trust_claims`` False (outside development) the client's ``channel``
+    and ``audience`` are still validated but then replaced by
+    ``default_channel`` and ``resident``.
+    """
     try:
         body = json.loads(raw or b"")
     except (ValueError, UnicodeDecodeError) as exc:
@@ -66,19 +78,34 @@ def parse_body(raw: bytes, default_channel: str = "rest") -> tuple[str, str, dic
     channel = metadata.get("channel", default_channel)
     if not isinstance(channel, str) or not CHANNEL_RE.match(channel):
         raise RequestError("'metadata.channel' must be a short lower-case name such as 'web'")
+    if not trust_claims:
+        audience, channel = "resident", default_channel
     return sender, message, {**metadata, "audience": audience, "channel": channel}
 
 
 class FirstPointRestInput(RestInput):
     """Rasa's REST channel, with validation (configured in credentials.yml)."""
 
+    def __init__(self, trust_claims: bool = False) -> None:
+        """``trust_claims``: believe the client's channel/audience (development only)."""
+        self.trust_claims = trust_claims
+
     @classmethod
     def name(cls) -> str:
+        """The URL prefix: ``/webhooks/rest/``."""
         return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> FirstPointRestInput:
+        """Claims are trusted only in development (``Settings.dev_mode``)."""
+        from firstpoint.settings import get_settings
+
+        return cls(trust_claims=get_settings().dev_mode)
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
+        """``GET /`` health and ``POST /webhook`` (replies collected into the response)."""
         hook = Blueprint(f"custom_webhook_{type(self).__name__}", __name__)
 
         @hook.route("/", methods=["GET"])
@@ -88,7 +115,7 @@ class FirstPointRestInput(RestInput):
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
             try:
-                sender, text, metadata = parse_body(request.body, self.name())
+                sender, text, metadata = parse_body(request.body, self.name(), self.trust_claims)
             except RequestError as exc:
                 return response.json({"error": str(exc)}, status=exc.status)
             collector = CollectingOutputChannel()

@@ -1,4 +1,5 @@
-"""Starting FirstPoint's processes: the action server, the Rasa server and the API.
+"""Starting FirstPoint's processes: the action server, the Rasa server, the API and
+(with ``with_web``) the demo council page that embeds the web widget.
 
 Used by ``firstpoint run`` and by the tests that talk to the real servers.
 """
@@ -41,6 +42,20 @@ class Stack:
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.settings.api_port}"
 
+    @property
+    def web_url(self) -> str:
+        """The demo council page (embeds the web widget with one script tag)."""
+        return f"http://127.0.0.1:{self.settings.web_port}"
+
+    @property
+    def widget_url(self) -> str:
+        """The widget's script, served by the Rasa server's socket.io channel."""
+        return f"{self.rasa_url}/webhooks/socketio/widget.js"
+
+    def channel_url(self, name: str) -> str:
+        """A channel's webhook on the Rasa server (``facebook``, ``botframework``, ``rest``)."""
+        return f"{self.rasa_url}/webhooks/{name}/webhook"
+
     def stop(self, timeout: float = 15.0) -> None:
         """Terminate every child (SIGTERM, then SIGKILL after ``timeout``)."""
         for proc in self.processes.values():
@@ -80,14 +95,39 @@ def _wait_http(url: str, stack: Stack, timeout: float) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
 
 
+def channel_env(settings: Settings) -> dict[str, str]:
+    """The channel settings (connectors/) as environment for the Rasa process.
+
+    Unset secrets are passed blank, so a test's settings never inherit a developer's
+    real Facebook or Bot Framework credentials from the environment.
+    """
+    values: dict[str, str | None] = {
+        "FIRSTPOINT_DEV_MODE": "1" if settings.dev_mode else "0",
+        "FIRSTPOINT_WEB_PORT": str(settings.web_port),
+        "FIRSTPOINT_WEB_ORIGINS": ",".join(settings.web_origins),
+        "FIRSTPOINT_FACEBOOK_VERIFY_TOKEN": settings.facebook_verify_token,
+        "FIRSTPOINT_FACEBOOK_APP_SECRET": settings.facebook_app_secret,
+        "FIRSTPOINT_FACEBOOK_PAGE_TOKEN": settings.facebook_page_token,
+        "FIRSTPOINT_FACEBOOK_GRAPH_URL": settings.facebook_graph_url,
+        "FIRSTPOINT_BOTFRAMEWORK_APP_ID": settings.botframework_app_id,
+        "FIRSTPOINT_BOTFRAMEWORK_APP_PASSWORD": settings.botframework_app_password,
+        "FIRSTPOINT_BOTFRAMEWORK_OPENID_URL": settings.botframework_openid_url,
+        "FIRSTPOINT_BOTFRAMEWORK_TOKEN_URL": settings.botframework_token_url,
+        "FIRSTPOINT_BOTFRAMEWORK_TENANT_IDS": ",".join(settings.botframework_tenant_ids),
+    }
+    return {k: v or "" for k, v in values.items()}
+
+
 def start_stack(
     settings: Settings | None = None,
     model: Path | None = None,
     with_api: bool = True,
     log_dir: Path | None = None,
     timeout: float = 180.0,
+    with_web: bool = False,
 ) -> Stack:
-    """Start the action server, the Rasa server (REST channel), the outbox worker and the API.
+    """Start the action server, the Rasa server (every channel in credentials.yml), the
+    outbox worker, the API and, with ``with_web``, the demo council page.
 
     Returns once each answers on its port; raises (after stopping what started)
     if one exits or does not answer within ``timeout`` seconds.
@@ -110,6 +150,7 @@ def start_stack(
     env["FIRSTPOINT_SMTP_PORT"] = str(settings.smtp_port)
     if settings.data_key:
         env["FIRSTPOINT_DATA_KEY"] = settings.data_key
+    env.update(channel_env(settings))
     stack = Stack(settings)
 
     def spawn(name: str, cmd: list[str]) -> None:
@@ -136,10 +177,15 @@ def start_stack(
         if with_api:
             spawn("api", [sys.executable, "-m", "firstpoint.cli", "api",
                           "--port", str(settings.api_port)])
+        if with_web:
+            spawn("web", [sys.executable, "-m", "connectors.web.demo",
+                          "--port", str(settings.web_port), "--rasa-url", stack.rasa_url])
         _wait_http(f"{stack.action_url}/health", stack, timeout)
         _wait_http(f"{stack.rasa_url}/", stack, timeout)
         if with_api:
             _wait_http(f"{stack.api_url}/health", stack, timeout)
+        if with_web:
+            _wait_http(f"{stack.web_url}/health", stack, timeout)
     except BaseException:
         stack.stop()
         raise

@@ -19,6 +19,11 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _items(value: str | None) -> tuple[str, ...]:
+    """A comma-separated list as a tuple of non-blank, stripped items."""
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed settings for every FirstPoint process (Rasa, actions, API, CLI)."""
@@ -43,10 +48,33 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     postgres_test_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     require_services: bool = False
+    # Channels (connectors/). Secrets stay None unless set in the environment.
+    dev_mode: bool = False
+    web_port: int = 8000
+    web_origins: tuple[str, ...] = ()
+    facebook_verify_token: str | None = None
+    facebook_app_secret: str | None = None
+    facebook_page_token: str | None = None
+    facebook_graph_url: str = "https://graph.facebook.com"
+    botframework_app_id: str | None = None
+    botframework_app_password: str | None = None
+    botframework_openid_url: str = (
+        "https://login.botframework.com/v1/.well-known/openidconfiguration"
+    )
+    botframework_token_url: str = (
+        "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"
+    )
+    botframework_tenant_ids: tuple[str, ...] = ()
 
     @property
     def sqlite_default(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def allowed_web_origins(self) -> tuple[str, ...]:
+        """Origins whose pages may embed the web widget (the demo page's always may)."""
+        demo = (f"http://127.0.0.1:{self.web_port}", f"http://localhost:{self.web_port}")
+        return tuple(dict.fromkeys((*self.web_origins, *demo)))
 
 
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,6 +109,22 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             "FIRSTPOINT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         ),
         require_services=_flag(env.get("FIRSTPOINT_REQUIRE_SERVICES")),
+        dev_mode=_flag(env.get("FIRSTPOINT_DEV_MODE")),
+        web_port=int(env.get("FIRSTPOINT_WEB_PORT", "8000")),
+        web_origins=_items(env.get("FIRSTPOINT_WEB_ORIGINS")),
+        facebook_verify_token=secret_from_env("FIRSTPOINT_FACEBOOK_VERIFY_TOKEN", env),
+        facebook_app_secret=secret_from_env("FIRSTPOINT_FACEBOOK_APP_SECRET", env),
+        facebook_page_token=secret_from_env("FIRSTPOINT_FACEBOOK_PAGE_TOKEN", env),
+        facebook_graph_url=env.get("FIRSTPOINT_FACEBOOK_GRAPH_URL") or Settings.facebook_graph_url,
+        botframework_app_id=secret_from_env("FIRSTPOINT_BOTFRAMEWORK_APP_ID", env),
+        botframework_app_password=secret_from_env("FIRSTPOINT_BOTFRAMEWORK_APP_PASSWORD", env),
+        botframework_openid_url=(
+            env.get("FIRSTPOINT_BOTFRAMEWORK_OPENID_URL") or Settings.botframework_openid_url
+        ),
+        botframework_token_url=(
+            env.get("FIRSTPOINT_BOTFRAMEWORK_TOKEN_URL") or Settings.botframework_token_url
+        ),
+        botframework_tenant_ids=_items(env.get("FIRSTPOINT_BOTFRAMEWORK_TENANT_IDS")),
     )
 
 

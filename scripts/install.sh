@@ -16,6 +16,62 @@ if [ -z "$PY" ]; then
 fi
 [ -n "$PY" ] || { echo "install: need CPython 3.10 or 3.11 on PATH (set FIRSTPOINT_PYTHON)" >&2; exit 1; }
 
+# Channels (connectors/): browser files vendored from the npm registry at
+# install time (pinned version and integrity; never a CDN, nothing at run time):
+# the socket.io client the web widget loads, and axe-core for the accessibility
+# test. Fast no-op when already there.
+VENDOR=connectors/web/vendor
+vendor_npm() {  # package version integrity file-in-package target-name
+  local name=$1 version=$2 integrity=$3 member=$4 target=$5 tmp tgz got
+  if [ -s "$VENDOR/$target" ] && [ "$(cat "$VENDOR/$target.version" 2>/dev/null)" = "$name@$version" ]; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "install: installing system packages: npm"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+    else
+      echo "install: npm is needed to vendor $name for the web widget (apt-get install npm)" >&2
+      exit 1
+    fi
+  fi
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$name@$version" >/dev/null)
+  tgz=$(ls "$tmp"/*.tgz)
+  got=$("$PY" -c 'import base64, hashlib, sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tgz")
+  if [ "$got" != "$integrity" ]; then
+    echo "install: $name@$version from the npm registry has integrity $got, expected $integrity" >&2
+    rm -rf "$tmp"; exit 1
+  fi
+  mkdir -p "$VENDOR"
+  tar -xzf "$tgz" -C "$tmp" "package/$member"
+  cp "$tmp/package/$member" "$VENDOR/$target"
+  tar -xzf "$tgz" -C "$tmp" package/LICENSE 2>/dev/null && cp "$tmp/package/LICENSE" "$VENDOR/$target.LICENSE" || true
+  echo "$name@$version" > "$VENDOR/$target.version"
+  rm -rf "$tmp"
+  echo "install: vendored $name@$version -> $VENDOR/$target"
+}
+vendor_npm socket.io-client 4.8.4 \
+  'sha512-7wjKAvVXYOJsbmUgkWbnhPD4bFpkqrUR0++XOjpGFmqDqsqV1CI93VTraeExLxpjxEqrWgFoSRZu1ihjLWfkAA==' \
+  dist/socket.io.min.js socket.io.min.js
+vendor_npm axe-core 4.14.1 \
+  'sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==' \
+  axe.min.js axe.min.js
+
+# Debian's Chromium for the web widget's browser tests (tests/connectors/);
+# nothing downloads a browser. Not needed to run FirstPoint, so only a warning
+# when it cannot be installed here.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "install: installing system packages: chromium (browser tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "install: chromium is missing: the web widget's browser tests need it (as root: apt-get install chromium)" >&2
+  fi
+fi
+
 stamp="$VENV/.firstpoint-installed"
 want=$(cat requirements/*.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

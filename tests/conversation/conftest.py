@@ -43,6 +43,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         api_port=free_port(),
         smtp_host="127.0.0.1",
         smtp_port=free_port(),  # nothing listens: every e-mail notification fails (an outage)
+        dev_mode=True,  # these tests claim channel/audience over REST, as a developer does
     )
     from firstpoint.records.migrate import upgrade
 
