@@ -16,12 +16,24 @@ from firstpoint.settings import Settings, get_settings
 
 TRAINING_INPUTS = ("config.yml", "domain.yml")
 TRAINING_DATA_DIR = "bot/data"
+#: Outside Rasa's training data but trained into the model: the risk corpus and
+#: the code that turns it into weights (the pattern layer is a feature too).
+RISK_INPUTS = (
+    ("knowledge/risk/corpus", "*.yml"),
+    ("knowledge/risk", "*.py"),
+    ("bot/components", "*.py"),
+)
+RISK_FILES = ("knowledge/content/safety_patterns.yml", "knowledge/embeddings.py",
+              "knowledge/safety.py")
 
 
 def training_files(root: Path) -> list[Path]:
     """Every file whose content changes the trained model, in a stable order."""
     files = [root / name for name in TRAINING_INPUTS]
     files += sorted((root / TRAINING_DATA_DIR).rglob("*.yml"))
+    for folder, pattern in RISK_INPUTS:
+        files += sorted((root / folder).glob(pattern))
+    files += [root / name for name in RISK_FILES if (root / name).exists()]
     return files
 
 

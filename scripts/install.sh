@@ -103,6 +103,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 "$VENV/bin/python" -m pip install -q --upgrade 'pip<25' wheel 'setuptools<70'
 "$VENV/bin/python" -m pip install -q --ignore-requires-python \
   -c requirements/lock.txt -r requirements/base.txt
+"$VENV/bin/python" -m pip install -q --no-deps -r requirements/no-deps.txt
 "$VENV/bin/python" -m pip install -q --ignore-requires-python --no-deps -e .
 echo "$want" > "$stamp"
 echo "install: ready ($("$VENV/bin/python" -c 'import rasa, rasa_sdk, spacy, sqlalchemy, aiohttp; print("rasa", rasa.__version__, "rasa-sdk", rasa_sdk.__version__, "spacy", spacy.__version__, "sqlalchemy", sqlalchemy.__version__, "aiohttp", aiohttp.__version__)'))"

@@ -24,10 +24,12 @@ from firstpoint.dialogue.handoff import (
     emergency_text,
     explain_routing,
     is_declined,
+    is_substantive_message,
     parse_consent,
-    parse_contact_method,
+    parse_contact,
     refine_category,
 )
+from firstpoint.records.handoffs import HandoffRateLimited
 from knowledge.directory import Directory
 from knowledge.schema import CouncilSettings
 
@@ -57,13 +59,20 @@ def _directory() -> Directory:
 
 
 def _category_from(tracker: Tracker) -> str | None:
-    category = tracker.get_slot("safety_category")
-    if category:
-        return str(category)
-    from knowledge.safety import default_detector
+    """The safety category of this conversation: the slot, if it is a real category."""
+    from knowledge.safety import CATEGORIES
 
-    result = default_detector().detect(latest_text(tracker))
-    return result.routing_category
+    category = tracker.get_slot("safety_category")
+    if category in CATEGORIES:
+        return str(category)
+    risk = (tracker.latest_message or {}).get("risk") or {}
+    category = risk.get("category") if isinstance(risk, dict) else None
+    return str(category) if category in CATEGORIES else None
+
+
+def _known_category(directory: Directory, category: str | None) -> str | None:
+    """``category`` when the directory routes it; otherwise None (the fallback team)."""
+    return category if category and category in directory.routes else None
 
 
 class ActionEmergencyAdvice(Action):
@@ -102,7 +111,9 @@ class ActionExplainHandoff(Action):
     ) -> list[EventType]:
         directory = self._directory or _directory()
         category = refine_category(_category_from(tracker), latest_text(tracker))
+        category = _known_category(directory, category) or refine_category(None, "")
         routing = explain_routing(directory, category, self._clock() if self._clock else None)
+        disclosure = _disclosure(tracker)
         dispatcher.utter_message(text=routing.explanation)
         priority = tracker.get_slot("handoff_priority")
         if priority != "emergency":
@@ -112,8 +123,20 @@ class ActionExplainHandoff(Action):
             SlotSet("handoff_team", routing.team.id),
             SlotSet("handoff_priority", priority),
             SlotSet("handoff_reference", None),
+            SlotSet("handoff_disclosure", disclosure),
             *(SlotSet(slot, None) for slot in FORM_SLOTS),
         ]
+
+
+def _disclosure(tracker: Tracker) -> str | None:
+    """The caller's own words that led to the handoff (the latest real message, if any)."""
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        text = str(event.get("text") or "")
+        if is_substantive_message(text):
+            return text[: MAX_FIELD_CHARS["handoff_message"]]
+    return None
 
 
 class ValidateHandoffForm(FormValidationAction):
@@ -157,7 +180,17 @@ class ValidateHandoffForm(FormValidationAction):
     def validate_handoff_message(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._free_text("handoff_message", value, tracker)
+        """The message for the officer; "yes" is not a message; skipping keeps the disclosure."""
+        text = str(value or "")
+        if is_declined(text, latest_intent(tracker)):
+            disclosure = tracker.get_slot("handoff_disclosure")
+            if disclosure:
+                return {"handoff_message": str(disclosure)}
+            return {"handoff_message": DECLINED}
+        if not is_substantive_message(text):
+            dispatcher.utter_message(response="utter_handoff_message_needed")
+            return {"handoff_message": None}
+        return {"handoff_message": text[: MAX_FIELD_CHARS["handoff_message"]]}
 
     def validate_caller_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -167,16 +200,30 @@ class ValidateHandoffForm(FormValidationAction):
     def validate_contact_method(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        """Phone, email or none; a number or address typed here fills both slots."""
         text = str(value or "")
         if is_declined(text, latest_intent(tracker)):
             return {"contact_method": DECLINED}
-        method = parse_contact_method(text)
-        return {"contact_method": method or text[:100]}
+        parsed = parse_contact(text)
+        if parsed.details:
+            return {"contact_method": parsed.method, "contact_details": parsed.details}
+        if parsed.method:
+            return {"contact_method": parsed.method}
+        dispatcher.utter_message(response="utter_contact_method_unclear")
+        return {"contact_method": None}
 
     def validate_contact_details(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        return self._free_text("contact_details", value, tracker)
+        """A UK phone number or an e-mail address (the method follows what was given)."""
+        text = str(value or "")
+        if is_declined(text, latest_intent(tracker)):
+            return {"contact_details": DECLINED}
+        parsed = parse_contact(text)
+        if parsed.details:
+            return {"contact_details": parsed.details, "contact_method": parsed.method}
+        dispatcher.utter_message(response="utter_contact_details_invalid")
+        return {"contact_details": None}
 
     def validate_contact_time(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -186,10 +233,15 @@ class ValidateHandoffForm(FormValidationAction):
     def validate_consent_to_share(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        """Yes, no or declined; anything else is asked again."""
         text = str(value or "")
-        if is_declined(text, latest_intent(tracker)):
+        if is_declined(text, latest_intent(tracker)) and parse_consent(text) != "no":
             return {"consent_to_share": DECLINED}
-        return {"consent_to_share": parse_consent(text) or DECLINED}
+        consent = parse_consent(text)
+        if consent is None:
+            dispatcher.utter_message(response="utter_consent_unclear")
+            return {"consent_to_share": None}
+        return {"consent_to_share": consent}
 
 
 def _given(tracker: Tracker, slot: str) -> str | None:
@@ -219,13 +271,21 @@ class ActionSubmitHandoff(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         ctx = conversation_context(tracker)
-        category = tracker.get_slot("handoff_category") or refine_category(
-            _category_from(tracker), latest_text(tracker)
+        directory = self._directory or _directory()
+        category = _known_category(directory, tracker.get_slot("handoff_category")) or (
+            refine_category(None, "")
         )
         consent = tracker.get_slot("consent_to_share")
         name = _given(tracker, "caller_name")
         method = _given(tracker, "contact_method")
+        message = _given(tracker, "handoff_message") or _given(tracker, "handoff_disclosure")
         clear = [SlotSet(slot, None) for slot in FORM_SLOTS]
+        team, _ = directory.route(category)
+        team_words = {"handoff_team_name": team.name, "handoff_team_phone": team.phone}
+        if message is None or consent is None:
+            # Nothing an officer could act on, or the form never asked: file nothing.
+            dispatcher.utter_message(response="utter_handoff_not_filed", **team_words)
+            return clear
         try:
             receipt = await asyncio.to_thread(
                 lambda: self.service.create(
@@ -237,16 +297,18 @@ class ActionSubmitHandoff(Action):
                     contact_method=method,
                     contact_details=_given(tracker, "contact_details"),
                     contact_time=_given(tracker, "contact_time"),
-                    message=_given(tracker, "handoff_message"),
+                    message=message,
                     transcript=session_transcript(tracker),
                     anonymous=name is None and method is None,
                     consent_to_share={"yes": True, "no": False}.get(str(consent)),
                 )
             )
+        except HandoffRateLimited:
+            logger.warning("handoff rate limit reached for one conversation (%s)", category)
+            dispatcher.utter_message(response="utter_handoff_rate_limited", **team_words)
+            return clear
         except Exception:  # noqa: BLE001 - the caller must get a way through whatever failed
             logger.exception("could not record handoff for category %s", category)
-            directory = self._directory or _directory()
-            team, _ = directory.route(category)
             dispatcher.utter_message(
                 text=(
                     "I'm sorry — I couldn't record your message just now. Please contact the "

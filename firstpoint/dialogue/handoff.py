@@ -73,6 +73,71 @@ def parse_contact_method(text: str) -> str | None:
     return None
 
 
+_EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
+_PHONE_CANDIDATE = re.compile(r"(?:\+|\(?\b0)[\d\s().-]{8,18}\d")
+
+
+def parse_email(text: str) -> str | None:
+    """The first e-mail address in ``text``, or None."""
+    match = _EMAIL.search(text or "")
+    return match.group(0) if match else None
+
+
+def parse_uk_phone(text: str) -> str | None:
+    """The first UK phone number in ``text`` as typed (spacing kept), or None.
+
+    Accepts 0 followed by 9 or 10 digits, or +44 / 0044 followed by 9 or 10
+    digits (without the trunk 0), with spaces, dots, dashes or brackets.
+    """
+    for match in _PHONE_CANDIDATE.finditer(text or ""):
+        raw = match.group(0).strip(" .-")
+        digits = re.sub(r"\D", "", raw)
+        if raw.startswith("+"):
+            if digits.startswith("44") and len(digits) in (11, 12) and digits[2] != "0":
+                return raw
+            continue
+        if digits.startswith("0044") and len(digits) in (13, 14) and digits[4] != "0":
+            return raw
+        if digits.startswith("0") and not digits.startswith("00") and len(digits) in (10, 11):
+            return raw
+    return None
+
+
+@dataclass(frozen=True)
+class ContactDetails:
+    """What a contact answer held: the method it implies and the details (if any)."""
+
+    method: str | None
+    details: str | None
+
+
+def parse_contact(text: str) -> ContactDetails:
+    """A phone number or e-mail address typed where a method or the details were asked."""
+    email = parse_email(text)
+    if email:
+        return ContactDetails("email", email)
+    phone = parse_uk_phone(text)
+    if phone:
+        return ContactDetails("phone", phone)
+    return ContactDetails(parse_contact_method(text), None)
+
+
+_NOT_A_MESSAGE = re.compile(
+    r"^\s*(yes|yeah|yep|yup|ye|y|ok|okay|k|sure|fine|please|yes please|go on|go ahead|"
+    r"right|alright|hi|hello|hey|thanks|thank you|cheers|help|no|nah|nope|\?+|\.+)\s*[.!?]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_substantive_message(text: str | None) -> bool:
+    """True when ``text`` says something an officer can act on ("yes" does not)."""
+    if not text or not text.strip() or text.lstrip().startswith("/"):
+        return False
+    if _NOT_A_MESSAGE.match(text):
+        return False
+    return len(re.findall(r"\w+", text)) >= 2
+
+
 def parse_consent(text: str) -> str | None:
     """``yes``, ``no`` or None when unclear (declining is handled separately)."""
     low = (text or "").strip().lower()
@@ -120,9 +185,8 @@ def explain_routing(
     now = now or datetime.now(timezone.utc)
     team, priority = directory.route_at(category, now)
     due = directory.sla_due(team, now)
-    parts = []
-    if not category.startswith("casework"):
-        parts.append("If anyone is in immediate danger, call 999 now.")
+    # Every handoff starts with 999: a message can be casework and danger at once.
+    parts = ["If anyone is in immediate danger, call 999 now."]
     parts += [
         "I can't advise on this myself, but I can pass your message to the "
         f"{team.name}, who are the right people to deal with it.",
@@ -143,37 +207,3 @@ def explain_routing(
             )
     parts.append(f"You can also call them on {team.phone}.")
     return Routing(category, team, priority, " ".join(parts))
-
-
-#: The handoff form's questions, with buttons where a short choice helps.
-QUESTIONS: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
-    "handoff_message": (
-        "What would you like me to pass on? Give as much detail as you're comfortable with, "
-        'or say "skip" if you\'ve already said everything.',
-        (),
-    ),
-    "caller_name": (
-        'What\'s your name? You don\'t have to give it: say "skip" to stay anonymous. '
-        "Anonymous reports are accepted.",
-        (("Stay anonymous", "skip"),),
-    ),
-    "contact_method": (
-        "How should the team contact you, if they need to?",
-        (("Phone", "phone"), ("Email", "email"), ("Don't contact me", "no contact")),
-    ),
-    "contact_details": ("What number or email address should they use?", (("Skip", "skip"),)),
-    "contact_time": (
-        'When is a good (and safe) time to contact you? Say "any time" or "skip".',
-        (("Any time", "any time"), ("Skip", "skip")),
-    ),
-    "consent_to_share": (
-        "Are you happy for us to share what you've told us with the team, and with partner "
-        "agencies if that is needed to keep someone safe?",
-        (("Yes", "yes"), ("No", "no"), ("I'd rather not say", "skip")),
-    ),
-    "feedback_comment": (
-        "Sorry it didn't help. What were you looking for? Your comment helps us improve "
-        '(please don\'t include personal details), or say "skip".',
-        (("Skip", "skip"),),
-    ),
-}

@@ -19,7 +19,7 @@ import json
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (
@@ -184,6 +184,24 @@ class HandoffReceipt:
     what_happens_next: str
 
 
+class HandoffRateLimited(RuntimeError):
+    """One conversation has filed as many handoffs as :class:`HandoffLimits` allows."""
+
+
+@dataclass(frozen=True)
+class HandoffLimits:
+    """Per-conversation limits: a flood of handoffs must not bury real ones.
+
+    ``max_per_window`` handoffs per ``window_minutes`` for one conversation;
+    the same category and message again within ``duplicate_minutes`` returns
+    the earlier reference instead of filing twice.
+    """
+
+    max_per_window: int = 5
+    window_minutes: int = 60
+    duplicate_minutes: int = 30
+
+
 @dataclass(frozen=True)
 class HandoffEventView:
     """One status change, note decrypted."""
@@ -292,7 +310,9 @@ class HandoffService:
         directory: Directory,
         clock: Callable[[], datetime] = utcnow,
         reference_factory: Callable[[], str] = new_reference,
+        limits: HandoffLimits | None = None,
     ) -> None:
+        self.limits = limits or HandoffLimits()
         self.session_factory = session_factory
         self.cipher = cipher
         self.directory = directory
@@ -326,6 +346,9 @@ class HandoffService:
                 raise ValueError(f"handoff {name} must not be empty")
         now = as_utc(self.clock())
         assert now is not None
+        earlier = self._check_limits(conversation_id, category, message, now)
+        if earlier is not None:
+            return earlier
         team, priority = self.directory.route_at(category, now)
         due = self.directory.sla_due(team, now)
         encrypted = {
@@ -376,6 +399,43 @@ class HandoffService:
                 what_happens_next=team.what_happens_next,
             )
         raise RuntimeError("could not store the handoff after several attempts") from last_error
+
+    def _check_limits(
+        self, conversation_id: str, category: str, message: str | None, now: datetime
+    ) -> HandoffReceipt | None:
+        """The earlier receipt for a duplicate; HandoffRateLimited past the limit; else None."""
+        limits = self.limits
+        window_start = now - timedelta(minutes=max(limits.window_minutes,
+                                                   limits.duplicate_minutes))
+        with session_scope(self.session_factory) as session:
+            rows = session.execute(
+                select(Handoff.reference, Handoff.category, Handoff.created_at, Handoff.message,
+                       Handoff.team_id, Handoff.priority, Handoff.sla_due_at)
+                .where(Handoff.conversation_id == conversation_id)
+                .where(Handoff.created_at >= window_start)
+                .order_by(Handoff.created_at.desc())
+            ).all()
+        duplicate_after = now - timedelta(minutes=limits.duplicate_minutes)
+        for row in rows:
+            created = as_utc(row.created_at)
+            if (created is not None and created >= duplicate_after and row.category == category
+                    and self.cipher.decrypt(row.message) == message):
+                team = self.directory.team(row.team_id)
+                due = as_utc(row.sla_due_at) or now
+                return HandoffReceipt(
+                    reference=row.reference, team_id=team.id, team_name=team.name,
+                    priority=row.priority, sla_due_at=due, sla_due_text=format_local(due),
+                    is_open_now=self.directory.is_open(team, now),
+                    out_of_hours=team.out_of_hours.text(),
+                    what_happens_next=team.what_happens_next,
+                )
+        rate_after = now - timedelta(minutes=limits.window_minutes)
+        recent = [r for r in rows if (as_utc(r.created_at) or now) >= rate_after]
+        if len(recent) >= limits.max_per_window:
+            raise HandoffRateLimited(
+                f"{len(recent)} handoffs from this conversation in {limits.window_minutes} min"
+            )
+        return None
 
     def _free_reference(self) -> str:
         """A reference not yet in the table (checked; the unique constraint backs it up)."""

@@ -48,7 +48,8 @@ class _RecordingService:
 
 
 SLOTS = {"handoff_category": "child_safeguarding", "caller_name": "declined",
-         "contact_method": "none", "handoff_message": "declined", "consent_to_share": "yes"}
+         "contact_method": "none", "handoff_message": "declined", "consent_to_share": "yes",
+         "handoff_disclosure": "my neighbour's child is left alone all night"}
 
 
 async def test_database_outage_tells_the_caller_who_to_phone() -> None:
@@ -68,7 +69,9 @@ async def test_declined_fields_become_an_anonymous_handoff() -> None:
     args, kwargs = service.calls[0]
     assert args == ("child_safeguarding", "web", "resident", "s-1")
     assert kwargs["anonymous"] is True and kwargs["caller_name"] is None
-    assert kwargs["message"] is None and kwargs["consent_to_share"] is True
+    # the message was skipped: the officer gets what the caller said first
+    assert kwargs["message"] == "my neighbour's child is left alone all night"
+    assert kwargs["consent_to_share"] is True
     assert kwargs["transcript"][0]["text"].startswith("my neighbour's child")
     assert "FP-TEST22" in dispatcher.messages[0]["text"]
     assert {"event": "slot", "timestamp": None, "name": "handoff_reference",
@@ -103,3 +106,100 @@ async def test_out_of_hours_casework_says_the_team_is_closed() -> None:
     await action.run(dispatcher, _tracker({"safety_category": "casework"}), {})
     text = dispatcher.messages[0]["text"]
     assert "closed at the moment" in text and "Emergency Duty Team on 01632 960999" in text
+
+
+# --- the message-taking form takes what people actually type (issue 8) ---
+
+def _form_tracker(slots: dict[str, Any], text: str, intent: str = "inform") -> Tracker:
+    return Tracker(
+        sender_id="s-2", slots=slots,
+        latest_message={"text": text, "intent": {"name": intent},
+                        "metadata": {"channel": "web", "audience": "resident"}},
+        events=[], paused=False, followup_action=None,
+        active_loop={"name": "handoff_form"}, latest_action_name="handoff_form",
+    )
+
+
+def _validate(slot: str, text: str, slots: dict[str, Any] | None = None,
+              intent: str = "inform") -> tuple[dict[str, Any], list[str]]:
+    from bot.actions.handoff import ValidateHandoffForm
+
+    dispatcher = CollectingDispatcher()
+    form = ValidateHandoffForm()
+    result = getattr(form, f"validate_{slot}")(text, dispatcher,
+                                               _form_tracker(slots or {}, text, intent), {})
+    return result, [str(m.get("response")) for m in dispatcher.messages]
+
+
+def test_yes_is_not_a_message() -> None:
+    result, said = _validate("handoff_message", "yes")
+    assert result == {"handoff_message": None}
+    assert said == ["utter_handoff_message_needed"]
+
+
+def test_skipping_the_message_keeps_what_the_caller_already_said() -> None:
+    result, _ = _validate("handoff_message", "skip",
+                          {"handoff_disclosure": "the baby next door cries all night alone"})
+    assert result == {"handoff_message": "the baby next door cries all night alone"}
+
+
+def test_a_phone_number_given_as_the_method_fills_both_slots() -> None:
+    result, said = _validate("contact_method", "ring me on 07700 900123")
+    assert result == {"contact_method": "phone", "contact_details": "07700 900123"}
+    assert said == []
+
+
+def test_an_email_given_as_the_method_fills_both_slots() -> None:
+    result, _ = _validate("contact_method", "jo.bloggs@example.org")
+    assert result == {"contact_method": "email", "contact_details": "jo.bloggs@example.org"}
+
+
+def test_contact_details_are_validated_with_a_clear_re_ask() -> None:
+    result, said = _validate("contact_details", "12345", {"contact_method": "phone"})
+    assert result == {"contact_details": None}
+    assert said == ["utter_contact_details_invalid"]
+    ok, _ = _validate("contact_details", "+44 7700 900123", {"contact_method": "phone"})
+    assert ok == {"contact_details": "+44 7700 900123", "contact_method": "phone"}
+
+
+def test_an_unclear_consent_is_asked_again() -> None:
+    result, said = _validate("consent_to_share", "hmm maybe")
+    assert result == {"consent_to_share": None} and said == ["utter_consent_unclear"]
+    assert _validate("consent_to_share", "skip")[0] == {"consent_to_share": "declined"}
+    assert _validate("consent_to_share", "no")[0] == {"consent_to_share": "no"}
+
+
+async def test_nothing_is_filed_without_a_message_or_a_consent_answer() -> None:
+    # probe: a handoff was filed at once with an empty message and consent "declined"
+    service = _RecordingService()
+    for slots in ({**SLOTS, "handoff_message": None, "handoff_disclosure": None},
+                  {**SLOTS, "handoff_message": "he hits her", "consent_to_share": None}):
+        dispatcher = CollectingDispatcher()
+        action = ActionSubmitHandoff(service=service, directory=load_directory(CONTENT))
+        await action.run(dispatcher, _tracker(slots), {})
+        assert dispatcher.messages[0]["response"] == "utter_handoff_not_filed"
+    assert service.calls == []
+
+
+async def test_an_unknown_category_goes_to_the_fallback_team() -> None:
+    # probe: an injected category picked the team and reached the officer's e-mail
+    service = _RecordingService()
+    slots = {**SLOTS, "handoff_category": "any text", "handoff_message": "please call me"}
+    await ActionSubmitHandoff(service=service, directory=load_directory(CONTENT)).run(
+        CollectingDispatcher(), _tracker(slots), {})
+    assert service.calls[0][0][0] == "unclassified"
+
+
+async def test_a_rate_limited_sender_is_told_who_to_call() -> None:
+    from firstpoint.records.handoffs import HandoffRateLimited
+
+    class _Limited:
+        def create(self, *args: Any, **kwargs: Any) -> Any:
+            raise HandoffRateLimited("too many")
+
+    dispatcher = CollectingDispatcher()
+    slots = {**SLOTS, "handoff_message": "please call me"}
+    await ActionSubmitHandoff(service=_Limited(), directory=load_directory(CONTENT)).run(
+        dispatcher, _tracker(slots), {})
+    assert dispatcher.messages[0]["response"] == "utter_handoff_rate_limited"
+    assert dispatcher.messages[0]["handoff_team_phone"]

@@ -9,6 +9,9 @@ import pytest
 
 from firstpoint.dialogue.handoff import (
     UNCLASSIFIED,
+    is_substantive_message,
+    parse_contact,
+    parse_uk_phone,
     emergency_text,
     explain_routing,
     is_declined,
@@ -93,4 +96,32 @@ def test_open_hours_explanation_gives_the_promise() -> None:
     tuesday_morning = datetime(2026, 11, 24, 10, 0, tzinfo=timezone.utc)
     routing = explain_routing(directory, "casework_children", tuesday_morning)
     assert "open now" in routing.explanation
-    assert not routing.explanation.startswith("If anyone")
+    # casework too: a message can be casework and danger at once
+    assert routing.explanation.startswith("If anyone is in immediate danger, call 999")
+
+
+@pytest.mark.parametrize(
+    ("text", "phone"),
+    [("07700 900123", "07700 900123"), ("+44 7700 900123", "+44 7700 900123"),
+     ("(01632) 960 001", "(01632) 960 001"), ("call 01632960001 after 5", "01632960001"),
+     ("0044 1632 960001", "0044 1632 960001"), ("12345", None), ("0800 123", None),
+     ("+1 212 555 0100", None), ("007700900123", None)],
+)
+def test_uk_phone_numbers(text: str, phone: str | None) -> None:
+    assert parse_uk_phone(text) == phone
+
+
+def test_contact_answers_carry_the_method_and_the_details() -> None:
+    assert parse_contact("jo@example.org").method == "email"
+    assert parse_contact("text me 07700900123").details == "07700900123"
+    assert parse_contact("phone").details is None and parse_contact("phone").method == "phone"
+
+
+@pytest.mark.parametrize("text", ["yes", "OK", "yes please", "hi", "?", "/affirm", "", "help"])
+def test_these_are_not_messages(text: str) -> None:
+    assert not is_substantive_message(text)
+
+
+@pytest.mark.parametrize("text", ["he hit her again", "please call me back about Sam"])
+def test_these_are_messages(text: str) -> None:
+    assert is_substantive_message(text)

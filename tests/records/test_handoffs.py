@@ -258,7 +258,7 @@ def test_reference_collisions_are_avoided(db, cipher, directory, clock) -> None:
     candidates = iter(["FP-AAAAAA", "FP-AAAAAA", "FP-BBBBBB"])
     second = HandoffService(session_factory(db), cipher, directory, clock,
                             reference_factory=lambda: next(candidates))
-    assert create(second).reference == "FP-BBBBBB"
+    assert create(second, message="another message").reference == "FP-BBBBBB"
 
 
 def test_reference_alphabet_is_unambiguous() -> None:
@@ -446,3 +446,32 @@ def test_cli_list_show_set_status_and_outbox(cli_env, capsys) -> None:
     assert main(["outbox", "list", "--status", "pending"]) == 0
     out = capsys.readouterr().out
     assert out.count(reference) == 2 and "attempts=0" in out
+
+
+# --- one sender cannot bury real handoffs (issue 8 probe: ~70 handoffs a minute) ---
+
+def test_the_same_message_again_returns_the_earlier_reference(service, clock) -> None:
+    first = create(service)
+    clock.now += timedelta(minutes=5)
+    again = create(service)
+    assert again.reference == first.reference
+    other = create(service, message="A different worry about another child")
+    assert other.reference != first.reference
+    with session_scope(service.session_factory) as session:
+        assert session.execute(select(func.count(Handoff.id))).scalar() == 2
+
+
+def test_a_sender_is_limited_per_hour_and_free_again_after(db, cipher, directory, clock) -> None:
+    from firstpoint.records.handoffs import HandoffLimits, HandoffRateLimited
+
+    limited = HandoffService(session_factory(db), cipher, directory, clock=clock,
+                             limits=HandoffLimits(max_per_window=3, window_minutes=60))
+    for n in range(3):
+        create(limited, message=f"worry number {n}")
+    with pytest.raises(HandoffRateLimited):
+        create(limited, message="worry number 4")
+    other_sender = limited.create("child_safeguarding", "web", "resident", "someone-else",
+                                  message="a real disclosure from another caller")
+    assert other_sender.reference
+    clock.now += timedelta(minutes=61)
+    assert create(limited, message="worry number 5").reference

@@ -1,0 +1,130 @@
+"""Labelled message corpora for the risk model: loading and validation.
+
+A corpus file (see ``docs/risk-labels.md``) is YAML with ``author``, ``brief``
+and ``messages`` (each ``text``, ``label``, ``audience``). Errors name the
+file, the message index and the field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from knowledge.risk.labels import CORPUS_AUDIENCES, RISK_LABELS
+
+
+class CorpusError(ValueError):
+    """A malformed corpus file; the message says the file, the message and the field."""
+
+
+@dataclass(frozen=True)
+class LabelledMessage:
+    """One message of a corpus."""
+
+    text: str
+    label: str
+    audience: str
+    author: str
+    source: str
+
+
+_FIELDS = {"text", "label", "audience"}
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).strip()
+
+
+def load_corpus_file(path: Path) -> list[LabelledMessage]:
+    """Read and validate one corpus file."""
+    where = str(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CorpusError(f"{where}: cannot read: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CorpusError(f"{where}: the file must be a mapping with 'messages'")
+    author = str(data.get("author") or path.stem)
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise CorpusError(f"{where}: field 'messages': missing or empty list")
+    out = []
+    for i, item in enumerate(messages):
+        ctx = f"{where}: messages[{i}]"
+        if not isinstance(item, dict):
+            raise CorpusError(f"{ctx}: must be a mapping")
+        unknown = set(item) - _FIELDS - {"note"}
+        if unknown:
+            raise CorpusError(f"{ctx}: field '{sorted(unknown)[0]}': unknown field")
+        text = item.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise CorpusError(f"{ctx}: field 'text': missing or empty")
+        label = item.get("label")
+        if label not in RISK_LABELS:
+            raise CorpusError(
+                f"{ctx}: field 'label': {label!r} is not one of {', '.join(RISK_LABELS)}"
+            )
+        audience = item.get("audience", "resident")
+        if audience not in CORPUS_AUDIENCES:
+            raise CorpusError(
+                f"{ctx}: field 'audience': {audience!r} is not one of "
+                f"{', '.join(CORPUS_AUDIENCES)}"
+            )
+        out.append(LabelledMessage(text.strip(), str(label), str(audience), author, where))
+    return out
+
+
+def load_labelled_set(path: Path, audience: str | None = None) -> list[LabelledMessage]:
+    """A labelled evaluation set in either format.
+
+    The corpus format (``messages``), or wave 1's evaluation files:
+    ``disclosures`` (``text`` + ``category``) and ``ordinary`` (``text``), which
+    carry no audience (``audience`` says which to assume; disclosures default
+    to ``resident``, ordinary questions to ``staff``, as wave 1 replayed them).
+    """
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "messages" in data:
+        return load_corpus_file(Path(path))
+    where = str(path)
+    out: list[LabelledMessage] = []
+    if not isinstance(data, dict):
+        raise CorpusError(f"{where}: the file must be a mapping")
+    for i, item in enumerate(data.get("disclosures") or []):
+        label = item.get("category")
+        if label not in RISK_LABELS:
+            raise CorpusError(f"{where}: disclosures[{i}]: field 'category': {label!r} unknown")
+        out.append(LabelledMessage(str(item["text"]), str(label), audience or "resident",
+                                   "wave1", where))
+    for item in data.get("ordinary") or []:
+        out.append(LabelledMessage(str(item["text"]), "ordinary", audience or "staff",
+                                   "wave1", where))
+    if not out:
+        raise CorpusError(f"{where}: no 'messages', 'disclosures' or 'ordinary' list")
+    return out
+
+
+def load_corpus(paths: Iterable[Path], dedupe: bool = True) -> list[LabelledMessage]:
+    """Read several corpus files (directories are read for ``*.yml``), dropping repeats."""
+    files: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        files.extend(sorted(path.glob("*.yml")) if path.is_dir() else [path])
+    seen: set[str] = set()
+    out = []
+    for file in files:
+        for msg in load_corpus_file(file):
+            key = _key(msg.text)
+            if dedupe and key in seen:
+                continue
+            seen.add(key)
+            out.append(msg)
+    return out
+
+
+def text_key(text: str) -> str:
+    """The comparison key used to find the same sentence in two corpora."""
+    return _key(text)

@@ -1,0 +1,83 @@
+"""The risk corpus: validation, size and authorship, and no leak into evaluation sets."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from knowledge.risk.corpus import (
+    CorpusError,
+    load_corpus,
+    load_corpus_file,
+    load_labelled_set,
+    text_key,
+)
+from knowledge.risk.labels import DISCLOSURE_LABELS, RISK_LABELS
+from tests.knowledge.risk.conftest import CORPUS, DATA
+
+EVALUATION_SETS = [
+    DATA / "risk" / "dev.yml",
+    DATA / "blind" / "wave2" / "risk.yml",
+    DATA / "disclosures.yml",
+    DATA / "ordinary_questions.yml",
+    DATA / "blind" / "disclosures.yml",
+    DATA / "blind" / "ordinary.yml",
+]
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "c.yml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def test_the_corpus_is_large_varied_and_from_several_authors() -> None:
+    messages = load_corpus([CORPUS])
+    assert len(messages) >= 2000
+    authors = Counter(m.author for m in messages)
+    assert len(authors) >= 4 and min(authors.values()) >= 300
+    labels = Counter(m.label for m in messages)
+    assert set(labels) == set(RISK_LABELS)
+    assert min(labels.values()) >= 120
+    assert {m.audience for m in messages} == {"resident", "staff"}
+
+
+@pytest.mark.parametrize("path", EVALUATION_SETS, ids=lambda p: str(p.relative_to(DATA)))
+def test_no_evaluation_sentence_is_in_the_training_corpus(path: Path) -> None:
+    training = {text_key(m.text) for m in load_corpus([CORPUS], dedupe=False)}
+    leaked = [m.text for m in load_labelled_set(path) if text_key(m.text) in training]
+    assert leaked == []
+
+
+def test_the_blind_set_is_half_disclosures() -> None:
+    blind = load_labelled_set(DATA / "blind" / "wave2" / "risk.yml")
+    disclosures = sum(m.label in DISCLOSURE_LABELS for m in blind)
+    assert len(blind) >= 150 and abs(disclosures - len(blind) / 2) <= len(blind) * 0.05
+
+
+def test_an_unknown_label_names_the_file_message_and_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, "messages:\n  - {text: hi, label: ordinary}\n"
+                            "  - {text: help, label: scary, audience: resident}\n")
+    with pytest.raises(CorpusError, match=r"c\.yml: messages\[1\]: field 'label'"):
+        load_corpus_file(path)
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [("messages:\n  - {label: ordinary}\n", "text"),
+     ("messages:\n  - {text: hi, label: ordinary, audience: alien}\n", "audience"),
+     ("messages:\n  - {text: hi, label: ordinary, colour: red}\n", "colour"),
+     ("author: x\n", "messages")],
+)
+def test_malformed_messages_are_rejected(tmp_path: Path, body: str, field: str) -> None:
+    with pytest.raises(CorpusError, match=f"field '{field}'"):
+        load_corpus_file(_write(tmp_path, body))
+
+
+def test_repeated_sentences_are_read_once(tmp_path: Path) -> None:
+    path = _write(tmp_path, "messages:\n  - {text: 'Hello there!', label: ordinary}\n"
+                            "  - {text: 'hello there', label: ordinary}\n")
+    assert len(load_corpus([path])) == 1
+    assert len(load_corpus([path], dedupe=False)) == 2
