@@ -46,3 +46,30 @@ def test_bad_bodies_are_rejected_clearly(raw: bytes, status: int, says: str) -> 
         parse_body(raw)
     assert err.value.status == status
     assert says in str(err.value)
+
+
+def test_claims_are_ignored_unless_trusted() -> None:
+    body = _body(sender="a", message="hi", metadata={"channel": "teams", "audience": "staff"})
+    _, _, meta = parse_body(body, "rest", trust_claims=False)
+    assert (meta["channel"], meta["audience"]) == ("rest", "resident")
+    _, _, trusted = parse_body(body, "rest", trust_claims=True)
+    assert (trusted["channel"], trusted["audience"]) == ("teams", "staff")
+
+
+def test_bad_audience_is_still_rejected_when_untrusted() -> None:
+    with pytest.raises(RequestError):
+        parse_body(_body(sender="a", message="hi", metadata={"audience": "admin"}),
+                   trust_claims=False)
+
+
+def test_the_channel_trusts_claims_only_in_dev_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    import connectors.rest as rest
+    from firstpoint import settings as settings_module
+
+    base = settings_module.get_settings()
+    for dev, expected in ((False, False), (True, True)):
+        monkeypatch.setattr(settings_module, "get_settings",
+                            lambda dev=dev: replace(base, dev_mode=dev))
+        assert rest.FirstPointRestInput.from_credentials(None).trust_claims is expected
