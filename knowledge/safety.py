@@ -31,6 +31,8 @@ CATEGORIES = (
 EMERGENCY_CATEGORIES = frozenset({"danger", "self_harm"})
 
 PATTERNS_FILE = "safety_patterns.yml"
+#: Longest token list matched (about 1,500 characters of ordinary text).
+MAX_TOKENS = 400
 
 
 class SafetyPatternError(ValueError):
@@ -55,6 +57,15 @@ _Element = _Alt | _Wild
 class _Phrase:
     source: str
     elements: tuple[_Element, ...]
+
+    @property
+    def required_heads(self) -> tuple[frozenset[str], ...]:
+        """For each required element, the first words of its options (a cheap pre-check)."""
+        return tuple(
+            frozenset(option[0] for option in e.options if option)
+            for e in self.elements
+            if isinstance(e, _Alt) and not e.optional
+        )
 
 
 @dataclass(frozen=True)
@@ -214,6 +225,13 @@ class SafetyDetector:
 
     def __init__(self, categories: Sequence[_Category]) -> None:
         self._categories = tuple(categories)
+        # A phrase can only match when each required element's first word is present.
+        self._heads = {
+            id(p): p.required_heads for c in self._categories for p in (*c.phrases, *c.exclude)
+        }
+
+    def _possible(self, phrase: _Phrase, vocab: frozenset[str]) -> bool:
+        return all(heads & vocab for heads in self._heads[id(phrase)])
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], where: str = PATTERNS_FILE) -> SafetyDetector:
@@ -276,9 +294,14 @@ class SafetyDetector:
     def detect_tokens(self, toks: Sequence[str]) -> SafetyResult:
         """Detect over an already lemmatised token list."""
         found: dict[str, list[SafetyMatch]] = {}
+        toks = list(toks)[:MAX_TOKENS]
+        vocab = frozenset(toks)
         for cat in self._categories:
-            excluded = [s for ex in cat.exclude for s in _phrase_spans(ex, toks)]
+            excluded = [s for ex in cat.exclude if self._possible(ex, vocab)
+                        for s in _phrase_spans(ex, toks)]
             for phrase in cat.phrases:
+                if not self._possible(phrase, vocab):
+                    continue
                 for span in _phrase_spans(phrase, toks):
                     if not _overlaps(span, excluded):
                         words = " ".join(toks[span[0] : span[1]])

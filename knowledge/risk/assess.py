@@ -6,6 +6,7 @@ calls :meth:`RiskAssessor.assess` and maps the level to an intent.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -27,6 +28,19 @@ MAX_PATTERN_CHARS = 1500
 #: A second disclosure category this likely beside danger routes the handoff
 #: (danger from a partner goes to the domestic abuse team, after the 999 advice).
 ROUTING_SECOND_CHOICE = 0.2
+
+
+def pattern_text(text: str) -> str:
+    """What the pattern layer reads: emoji and other symbols folded to spaces, capped.
+
+    Symbols carry no words for the patterns, and thousands of them cost the
+    tokenizer hundreds of milliseconds on Rasa's event loop.
+    """
+    out = []
+    for ch in text[: MAX_PATTERN_CHARS * 2]:
+        kind = unicodedata.category(ch)
+        out.append(" " if kind in ("So", "Sk", "Cs", "Co", "Cn") else ch)
+    return " ".join("".join(out).split())[:MAX_PATTERN_CHARS]
 
 
 class TextEncoder(Protocol):
@@ -74,8 +88,8 @@ class RiskAssessor:
         self.embedder = embedder
 
     def pattern_hits(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
-        """Pattern categories per text (input capped)."""
-        return [self.detector.detect(t[:MAX_PATTERN_CHARS]).categories for t in texts]
+        """Pattern categories per text (input capped, symbol runs folded)."""
+        return [self.detector.detect(pattern_text(t)).categories for t in texts]
 
     def assess(self, text: str, audience: str = "resident") -> Assessment:
         """The verdict on one message from ``audience`` (``resident`` or ``staff``)."""

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge.risk.assess import Assessment, RiskAssessor, TextEncoder
+from knowledge.risk.assess import Assessment, RiskAssessor, TextEncoder, pattern_text
 from knowledge.risk.corpus import LabelledMessage, load_corpus
 from knowledge.risk.labels import DISCLOSURE_LABELS, EMERGENCY_LABELS, Level
 from knowledge.risk.model import FeatureSpec, RiskModel, Targets, train
@@ -52,7 +52,7 @@ def train_from_messages(
 ) -> RiskModel:
     """Embed, detect patterns and fit (thresholds chosen leaving one author out)."""
     texts = [m.text for m in messages]
-    assessor_hits = [detector.detect(t[:1500]).categories for t in texts]
+    assessor_hits = [detector.detect(pattern_text(t)).categories for t in texts]
     vectors = embedder.encode(texts)
     return train(
         vectors,

@@ -24,13 +24,42 @@ def _run(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _responses_used_by_code() -> set[str]:
+    """Responses the actions send (``response="utter_..."``) and the forms ask with."""
+    import re
+
+    import yaml
+
+    used = set()
+    for path in (ROOT / "bot" / "actions").glob("*.py"):
+        used |= set(re.findall(r"""response=["'](utter_[a-z0-9_]+)["']""", path.read_text()))
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    for form in (domain.get("forms") or {}).values():
+        used |= {f"utter_ask_{slot}" for slot in form.get("required_slots") or []}
+    return used
+
+
 def test_rasa_data_validate_is_clean(tmp_path: Path) -> None:
+    """Clean but for one warning Rasa 3.6 cannot avoid: responses sent by custom actions
+    (the words live in domain.yml, issue 10) are "not used in any story or rule".
+    Those are accepted only for responses the code really sends; any other warning fails."""
+    import re
+
     result = _run(
-        ["data", "validate", "--fail-on-warnings", "--data", "bot/data",
-         "--domain", "domain.yml", "--config", "config.yml"],
+        ["data", "validate", "--data", "bot/data", "--domain", "domain.yml",
+         "--config", "config.yml"],
         tmp_path,
     )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    used = _responses_used_by_code()
+    warnings = [w for w in re.findall(r"UserWarning: (.*)", output)]
+    unexpected = [
+        w for w in warnings
+        if not (m := re.match(r"The utterance '(utter_[a-z0-9_]+)' is not used in any story",
+                              w)) or m.group(1) not in used
+    ]
+    assert unexpected == [], unexpected
 
 
 @pytest.mark.rasa_server

@@ -9,14 +9,14 @@ import pytest
 
 from firstpoint.dialogue.handoff import (
     UNCLASSIFIED,
-    is_substantive_message,
-    parse_contact,
-    parse_uk_phone,
     emergency_text,
     explain_routing,
     is_declined,
+    is_substantive_message,
     parse_consent,
+    parse_contact,
     parse_contact_method,
+    parse_uk_phone,
     refine_category,
 )
 from knowledge.directory import load_directory
