@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,21 +26,28 @@ import yaml
 from knowledge.schema import (
     AUDIENCES,
     PLACEHOLDERS,
+    TASK_STYLES,
     WEEKDAYS,
+    WORDING_LINES,
     Area,
+    Caveat,
     ContentError,
     Council,
     CouncilSettings,
     Emergency,
     Entry,
     KnowledgeBase,
+    Provider,
     Reporting,
+    Task,
     WillNot,
+    Wording,
     placeholders_in,
 )
 
 KNOWLEDGE_FILES = ("service_menu.yml", "resident_services.yml")
 COUNCIL_FILE = "council.yml"
+WORDING_FILE = "wording.yml"
 
 #: Fields of an entry: name -> required?
 ENTRY_FIELDS = {
@@ -57,9 +65,31 @@ ENTRY_FIELDS = {
     "principles": False,
     "example_questions": True,
     "keywords": False,
+    "resident_summary": False,  # the summary worded for residents
+    "derived_from": False,  # set when the entry is not itself in the source document
     "notes": False,  # internal notes (e.g. the menu's "wider issues"); never shown
 }
-WILL_NOT_FIELDS = {"what": True, "instead": True, "keywords": False}
+#: Fields of a ``will_not`` item (an exemption).
+WILL_NOT_FIELDS = {
+    "what": True,
+    "instead": True,
+    "why": False,
+    "keywords": False,
+    "audience": False,
+    "bundle": False,
+}
+#: Fields of a ``does`` item written as a mapping (a plain text item is ``{text: ...}``).
+TASK_FIELDS = {"text": True, "audience": False, "keywords": False, "resident_text": False}
+#: Fields of a ``caveats`` item written as a mapping.
+CAVEAT_FIELDS = {"text": True, "audience": False}
+#: Top-level fields of a knowledge file.
+FILE_FIELDS = {
+    "source": True,
+    "provider": True,
+    "task_style": True,
+    "areas": True,
+    "entries": True,
+}
 MIN_EXAMPLE_QUESTIONS = 3
 RETENTION_KEYS = ("contacts", "handoffs", "tracker")
 
@@ -231,16 +261,92 @@ def _kind(value: Any) -> str:
 # --------------------------------------------------------------------------- knowledge base
 
 
-def _parse_will_not(check: _Checker, raw: Any, field: str) -> WillNot:
+def _audience(check: _Checker, value: Any, field: str, default: str) -> str:
+    """An audience field (``default`` when absent)."""
+    if value is None:
+        return default
+    audience = check.text(value, field)
+    if audience not in AUDIENCES:
+        raise check.fail(field, f"must be one of {', '.join(AUDIENCES)}")
+    return audience
+
+
+def _parse_will_not(check: _Checker, raw: Any, field: str, default_audience: str) -> WillNot:
     item = check.mapping(raw, field, WILL_NOT_FIELDS)
+    why = item.get("why")
+    bundle = item.get("bundle")
     return WillNot(
         what=check.text(item["what"], f"{field}.what"),
         instead=check.text(item["instead"], f"{field}.instead"),
         keywords=check.texts(item.get("keywords"), f"{field}.keywords"),
+        why=check.text(why, f"{field}.why") if why is not None else None,
+        audience=_audience(check, item.get("audience"), f"{field}.audience", default_audience),
+        bundle=check.identifier(bundle, f"{field}.bundle") if bundle is not None else None,
     )
 
 
-def _parse_entry(file: str, raw: Any, index: int, source: str, areas: Mapping[str, Area]) -> Entry:
+def _parse_task(check: _Checker, raw: Any, field: str, default_audience: str) -> Task:
+    if not isinstance(raw, dict):
+        return Task(check.text(raw, field), default_audience)
+    item = check.mapping(raw, field, TASK_FIELDS)
+    audience = _audience(check, item.get("audience"), f"{field}.audience", default_audience)
+    resident_text = item.get("resident_text")
+    if resident_text is not None and audience == "staff":
+        raise check.fail(
+            f"{field}.resident_text", "is set but residents cannot see this task (audience: staff)"
+        )
+    return Task(
+        text=check.text(item["text"], f"{field}.text"),
+        audience=audience,
+        keywords=check.texts(item.get("keywords"), f"{field}.keywords"),
+        resident_text=(
+            check.text(resident_text, f"{field}.resident_text")
+            if resident_text is not None
+            else None
+        ),
+    )
+
+
+def _parse_caveat(check: _Checker, raw: Any, field: str, default_audience: str) -> Caveat:
+    if not isinstance(raw, dict):
+        return Caveat(check.text(raw, field), default_audience)
+    item = check.mapping(raw, field, CAVEAT_FIELDS)
+    return Caveat(
+        text=check.text(item["text"], f"{field}.text"),
+        audience=_audience(check, item.get("audience"), f"{field}.audience", default_audience),
+    )
+
+
+def _items(check: _Checker, value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise check.fail(field, f"must be a list, not {_kind(value)}")
+    return value
+
+
+def _check_bundles(check: _Checker, will_not: Sequence[WillNot]) -> None:
+    """Every bundle names at least two exemptions of the entry."""
+    for i, item in enumerate(will_not):
+        if item.bundle is not None and sum(w.bundle == item.bundle for w in will_not) < 2:
+            raise check.fail(
+                f"will_not[{i}].bundle",
+                f"bundle {item.bundle!r} has only this exemption; a bundle joins two or more",
+            )
+
+
+@dataclass(frozen=True)
+class _FileInfo:
+    """What every entry of one knowledge file shares."""
+
+    source: str
+    provider: Provider
+    task_style: str
+
+
+def _parse_entry(
+    file: str, raw: Any, index: int, info: _FileInfo, areas: Mapping[str, Area]
+) -> Entry:
     label = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
     check = _Checker(file, label or f"entries[{index}]")
     item = check.mapping(raw, None, ENTRY_FIELDS)
@@ -252,15 +358,31 @@ def _parse_entry(file: str, raw: Any, index: int, source: str, areas: Mapping[st
     audience = check.text(item["audience"], "audience")
     if audience not in AUDIENCES:
         raise check.fail("audience", f"must be one of {', '.join(AUDIENCES)}")
-    will_not_raw = item.get("will_not") or []
-    if not isinstance(will_not_raw, list):
-        raise check.fail("will_not", f"must be a list, not {_kind(will_not_raw)}")
-    does = check.texts(item.get("does"), "does")
+    does = tuple(
+        _parse_task(check, t, f"does[{i}]", audience)
+        for i, t in enumerate(_items(check, item.get("does"), "does"))
+    )
     will_not = tuple(
-        _parse_will_not(check, w, f"will_not[{i}]") for i, w in enumerate(will_not_raw)
+        _parse_will_not(check, w, f"will_not[{i}]", audience)
+        for i, w in enumerate(_items(check, item.get("will_not"), "will_not"))
+    )
+    caveats = tuple(
+        _parse_caveat(check, c, f"caveats[{i}]", audience)
+        for i, c in enumerate(_items(check, item.get("caveats"), "caveats"))
     )
     if not does and not will_not:
         raise check.fail("does", "an entry needs at least one 'does' or 'will_not' item")
+    _check_bundles(check, will_not)
+    resident_summary = item.get("resident_summary")
+    for_residents = any(t.visible_to("resident") for t in does) or any(
+        w.visible_to("resident") for w in will_not
+    )
+    if audience == "staff" and for_residents and resident_summary is None:
+        raise check.fail(
+            "resident_summary",
+            "is required: this staff entry has tasks or exemptions residents can see",
+        )
+    derived_from = item.get("derived_from")
     check.texts(item.get("notes"), "notes")  # validated, never exposed
     return Entry(
         id=entry_id,
@@ -274,13 +396,31 @@ def _parse_entry(file: str, raw: Any, index: int, source: str, areas: Mapping[st
         summary=check.text(item["summary"], "summary"),
         does=does,
         will_not=will_not,
-        caveats=check.texts(item.get("caveats"), "caveats"),
+        caveats=caveats,
         principles=check.texts(item.get("principles"), "principles"),
         example_questions=check.texts(
             item.get("example_questions"), "example_questions", MIN_EXAMPLE_QUESTIONS
         ),
         keywords=check.texts(item.get("keywords"), "keywords"),
-        source=source,
+        source=info.source,
+        provider=info.provider,
+        task_style=info.task_style,
+        resident_summary=(
+            check.text(resident_summary, "resident_summary")
+            if resident_summary is not None
+            else None
+        ),
+        derived_from=(
+            check.text(derived_from, "derived_from") if derived_from is not None else None
+        ),
+    )
+
+
+def _parse_provider(check: _Checker, raw: Any) -> Provider:
+    item = check.mapping(raw, "provider", {"staff": True, "resident": True})
+    return Provider(
+        staff=check.text(item["staff"], "provider.staff"),
+        resident=check.text(item["resident"], "provider.resident"),
     )
 
 
@@ -288,8 +428,15 @@ def _parse_knowledge_file(path: Path) -> tuple[tuple[Area, ...], tuple[Entry, ..
     file = display_path(path)
     data = read_yaml(path)
     check = _Checker(file)
-    doc = check.mapping(data, None, {"source": True, "areas": True, "entries": True})
-    source = check.text(doc["source"], "source")
+    doc = check.mapping(data, None, FILE_FIELDS)
+    task_style = check.text(doc["task_style"], "task_style")
+    if task_style not in TASK_STYLES:
+        raise check.fail("task_style", f"must be one of {', '.join(TASK_STYLES)}")
+    info = _FileInfo(
+        source=check.text(doc["source"], "source"),
+        provider=_parse_provider(check, doc["provider"]),
+        task_style=task_style,
+    )
     if not isinstance(doc["areas"], list) or not doc["areas"]:
         raise check.fail("areas", "must be a non-empty list")
     if not isinstance(doc["entries"], list) or not doc["entries"]:
@@ -306,7 +453,7 @@ def _parse_knowledge_file(path: Path) -> tuple[tuple[Area, ...], tuple[Entry, ..
     entries: list[Entry] = []
     seen: set[str] = set()
     for i, raw in enumerate(doc["entries"]):
-        entry = _parse_entry(file, raw, i, source, areas)
+        entry = _parse_entry(file, raw, i, info, areas)
         if entry.id in seen:
             raise ContentError(file, entry.id, "id", "duplicate entry id in this file")
         seen.add(entry.id)
@@ -488,6 +635,56 @@ def load_council_settings(content_dir: Path) -> CouncilSettings:
     )
 
 
+# --------------------------------------------------------------------------- wording
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+    else:
+        out[prefix] = value
+
+
+def load_wording(content_dir: Path) -> Wording:
+    """Load and validate ``wording.yml``: every line present, text, only allowed {parts}.
+
+    Raises ContentError naming the file and the line (as a dotted field, e.g.
+    ``direct.task``).
+    """
+    path = Path(content_dir) / WORDING_FILE
+    file = display_path(path)
+    data = read_yaml(path)
+    check = _Checker(file)
+    if not isinstance(data, dict):
+        raise check.fail(None, f"must be a mapping of wording lines, not {_kind(data)}")
+    flat: dict[str, Any] = {}
+    _flatten(data, "", flat)
+    for key in flat:
+        if key not in WORDING_LINES:
+            raise check.fail(key, f"unknown wording line (known: {', '.join(WORDING_LINES)})")
+    lines: dict[str, str] = {}
+    for key, parts in WORDING_LINES.items():
+        if flat.get(key) is None:
+            raise check.fail(key, "is required")
+        value = flat[key]
+        if not isinstance(value, str):
+            raise check.fail(key, f"must be text, not {_kind(value)} (put quotes around it)")
+        value = " ".join(value.split())
+        if not value:
+            raise check.fail(key, "must not be empty")
+        for name in placeholders_in(value):
+            if name not in PLACEHOLDERS and name not in parts:
+                usable = ", ".join("{" + p + "}" for p in parts) or "none"
+                raise check.fail(
+                    key, f"unknown placeholder {{{name}}} (parts this line may use: {usable})"
+                )
+        if value.count("{") != value.count("}"):
+            raise check.fail(key, "unbalanced { } (placeholders look like {council.phone})")
+        lines[key] = value
+    return Wording(lines)
+
+
 # --------------------------------------------------------------------------- cached defaults
 
 
@@ -504,6 +701,12 @@ def default_knowledge_base() -> KnowledgeBase:
 
 
 @lru_cache(maxsize=1)
+def default_wording() -> Wording:
+    """The answer wording from the configured content directory, loaded once per process."""
+    return load_wording(_default_content_dir())
+
+
+@lru_cache(maxsize=1)
 def default_council_settings() -> CouncilSettings:
     """The council settings from the configured content directory, loaded once per process."""
     return load_council_settings(_default_content_dir())
@@ -513,10 +716,21 @@ def all_text(entry: Entry) -> Iterable[str]:
     """Every piece of user-visible text in ``entry`` (for placeholder filling and checks)."""
     yield entry.title
     yield entry.summary
-    yield from entry.does
+    if entry.resident_summary:
+        yield entry.resident_summary
+    if entry.derived_from:
+        yield entry.derived_from
+    for task in entry.does:
+        yield task.text
+        if task.resident_text:
+            yield task.resident_text
     for item in entry.will_not:
         yield item.what
         yield item.instead
-    yield from entry.caveats
+        if item.why:
+            yield item.why
+    yield from (c.text for c in entry.caveats)
     yield from entry.principles
     yield from entry.example_questions
+    yield entry.provider.staff
+    yield entry.provider.resident

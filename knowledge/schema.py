@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-#: Who an entry is written for. Staff may see every entry; residents see
-#: ``resident`` and ``both`` entries only.
+#: Who an entry, task, exemption or caveat is written for. Staff may see
+#: everything; residents see ``resident`` and ``both`` parts only.
 AUDIENCES = ("staff", "resident", "both")
 
 #: Audiences a conversation can have (message metadata ``audience``).
@@ -101,13 +101,91 @@ class ContentError(ValueError):
         super().__init__(": ".join(parts))
 
 
+def _check_viewer(viewer: str) -> None:
+    if viewer not in VIEWER_AUDIENCES:
+        raise ValueError(f"unknown audience {viewer!r}; expected one of {VIEWER_AUDIENCES}")
+
+
+def audience_allows(audience: str, viewer: str) -> bool:
+    """Whether a part written for ``audience`` may be shown to ``viewer``.
+
+    Staff see everything; residents see ``resident`` and ``both`` parts. Raises
+    ValueError for an unknown viewer so a typo never widens access.
+    """
+    _check_viewer(viewer)
+    return viewer == "staff" or audience in ("resident", "both")
+
+
+@dataclass(frozen=True)
+class Task:
+    """One thing an entry's service does (a ``does`` item), and who may see it.
+
+    ``resident_text`` is the same task worded for residents (shown to them
+    instead of ``text``); ``keywords`` are extra words that should find it.
+    """
+
+    text: str
+    audience: str = "staff"
+    keywords: tuple[str, ...] = ()
+    resident_text: str | None = None
+
+    def visible_to(self, viewer: str) -> bool:
+        """Whether ``viewer`` ("staff" or "resident") may see this task."""
+        return audience_allows(self.audience, viewer)
+
+    def text_for(self, viewer: str) -> str:
+        """The wording for ``viewer``."""
+        return self.resident_text if viewer == "resident" and self.resident_text else self.text
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """A condition that is not an outright refusal, and who may see it."""
+
+    text: str
+    audience: str = "staff"
+
+    def visible_to(self, viewer: str) -> bool:
+        """Whether ``viewer`` may see this caveat."""
+        return audience_allows(self.audience, viewer)
+
+
 @dataclass(frozen=True)
 class WillNot:
-    """Something Business Support (or the council) will not do, and what to do instead."""
+    """Something Business Support (or the council) will not do, and what to do instead.
+
+    ``why`` is the reason for this exemption (from the Service Menu's principles);
+    exemptions sharing a ``bundle`` were one bullet in the source and are always
+    shown together.
+    """
 
     what: str
     instead: str
     keywords: tuple[str, ...] = ()
+    why: str | None = None
+    audience: str = "staff"
+    bundle: str | None = None
+
+    def visible_to(self, viewer: str) -> bool:
+        """Whether ``viewer`` may see this exemption."""
+        return audience_allows(self.audience, viewer)
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Who provides the services of a knowledge file, as named to each audience."""
+
+    staff: str = "Business Support"
+    resident: str = "the council's Business Support team"
+
+    def name_for(self, viewer: str) -> str:
+        """The provider's name for ``viewer``."""
+        return self.resident if viewer == "resident" else self.staff
+
+
+#: How a file's ``does`` items read: ``actions`` ("Open and scan the post") or
+#: ``statements`` ("By phone: call {council.phone}").
+TASK_STYLES = ("actions", "statements")
 
 
 @dataclass(frozen=True)
@@ -120,7 +198,12 @@ class Area:
 
 @dataclass(frozen=True)
 class Entry:
-    """One function of the Service Menu, or one resident service."""
+    """One function of the Service Menu, or one resident service.
+
+    ``audience`` is who the entry is written for and the default of each of its
+    tasks, exemptions and caveats; each of those may say otherwise, so a staff
+    entry can still show residents the parts that concern them.
+    """
 
     id: str
     area: str
@@ -131,25 +214,59 @@ class Entry:
     version: int
     last_reviewed: datetime.date
     summary: str
-    does: tuple[str, ...]
+    does: tuple[Task, ...]
     will_not: tuple[WillNot, ...]
-    caveats: tuple[str, ...]
+    caveats: tuple[Caveat, ...]
     principles: tuple[str, ...]
     example_questions: tuple[str, ...]
     keywords: tuple[str, ...]
     source: str
+    provider: Provider = field(default_factory=Provider)
+    task_style: str = "actions"
+    resident_summary: str | None = None
+    derived_from: str | None = None
 
     def visible_to(self, audience: str) -> bool:
         """Whether a conversation with ``audience`` ("staff" or "resident") may see this entry.
 
-        Staff see every entry; residents see ``resident`` and ``both`` entries.
+        Staff see every entry; residents see ``resident`` and ``both`` entries,
+        and any other entry with at least one task or exemption for them.
         Raises ValueError for any other audience so a typo never widens access.
         """
-        if audience == "staff":
+        if audience_allows(self.audience, audience):
             return True
-        if audience == "resident":
-            return self.audience in ("resident", "both")
-        raise ValueError(f"unknown audience {audience!r}; expected one of {VIEWER_AUDIENCES}")
+        return any(t.visible_to(audience) for t in self.does) or any(
+            w.visible_to(audience) for w in self.will_not
+        )
+
+    def written_for(self, audience: str) -> bool:
+        """Whether the entry as a whole (title, summary, examples) is written for ``audience``."""
+        return audience_allows(self.audience, audience)
+
+    def tasks_for(self, audience: str) -> tuple[tuple[int, Task], ...]:
+        """(index, task) for every task ``audience`` may see, in file order."""
+        return tuple((i, t) for i, t in enumerate(self.does) if t.visible_to(audience))
+
+    def exemptions_for(self, audience: str) -> tuple[tuple[int, WillNot], ...]:
+        """(index, exemption) for every exemption ``audience`` may see, in file order."""
+        return tuple((i, w) for i, w in enumerate(self.will_not) if w.visible_to(audience))
+
+    def caveats_for(self, audience: str) -> tuple[Caveat, ...]:
+        """The caveats ``audience`` may see."""
+        return tuple(c for c in self.caveats if c.visible_to(audience))
+
+    def summary_for(self, audience: str) -> str:
+        """The summary worded for ``audience``."""
+        if audience == "resident" and self.resident_summary:
+            return self.resident_summary
+        return self.summary
+
+    def bundle_of(self, index: int) -> tuple[int, ...]:
+        """Indices of the exemptions shown with exemption ``index`` (itself included)."""
+        bundle = self.will_not[index].bundle
+        if bundle is None:
+            return (index,)
+        return tuple(i for i, w in enumerate(self.will_not) if w.bundle == bundle)
 
 
 @dataclass(frozen=True)
@@ -287,3 +404,57 @@ class CouncilSettings:
             return getter(self) if getter is not None else match.group(0)
 
         return PLACEHOLDER_PATTERN.sub(replace, text)
+
+
+#: Every line of ``wording.yml`` (dotted path) and the answer parts it may use;
+#: council placeholders (:data:`PLACEHOLDERS`) are allowed in every line.
+WORDING_LINES: dict[str, tuple[str, ...]] = {
+    "direct.yes": (),
+    "direct.no": (),
+    "direct.task": ("provider", "task"),
+    "direct.will_not": ("provider", "what"),
+    "direct.or": (),
+    "direct.next_step.staff": (),
+    "direct.next_step.resident": (),
+    "detail.why": ("why",),
+    "detail.also_will_not": ("provider", "what", "instead"),
+    "detail.tasks": ("provider",),
+    "detail.more_tasks": ("provider",),
+    "detail.more_points": (),
+    "detail.will_not_list": ("provider",),
+    "detail.caveat": ("caveat",),
+    "detail.citation": ("source", "title", "reviewed"),
+    "detail.citation_derived": ("source", "title", "reviewed", "derived_from"),
+    "buttons.more_detail": (),
+    "buttons.feedback_yes": (),
+    "buttons.feedback_no": (),
+    "messages.feedback_question": (),
+    "messages.clarify": (),
+    "messages.not_found": (),
+    "messages.no_detail": (),
+}
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The council-editable sentences answers are built from (``wording.yml``)."""
+
+    lines: dict[str, str]
+
+    def line(self, key: str, **parts: str) -> str:
+        """Line ``key`` with ``{part}`` filled from ``parts``; council placeholders are kept.
+
+        Raises KeyError for an unknown line and ValueError for a part the line
+        may not use, so a wording mistake in code fails loudly.
+        """
+        allowed = WORDING_LINES[key]
+        unknown = set(parts) - set(allowed)
+        if unknown:
+            raise ValueError(f"wording line {key!r} has no part(s) {sorted(unknown)}")
+        template = self.lines[key]
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return parts[name] if name in parts else match.group(0)
+
+        return PLACEHOLDER_PATTERN.sub(replace, template)

@@ -1,27 +1,46 @@
-"""Retrieval over the knowledge base: BM25F-style ranking on spaCy lemmas.
+"""Retrieval over the knowledge base: BM25F on spaCy lemmas fused with sentence embeddings.
 
 Each entry is indexed as one weighted document (title, keywords, example
 questions, tasks, exemptions, caveats), and each task ("does") and exemption
-("will not") also as an item of its own, so an answer can say *which* thing
-Business Support will not do. Staff-only entries are never returned for the
-resident audience. When the two best entries are close, the result asks the
-caller to choose instead of guessing.
+("will not") also as an item of its own, so an answer can say *which* things
+Business Support will not do. Beside the lexical index every entry has dense
+"views" (its title and summary, its example questions and its items), embedded
+once when the index is built and cached on disk by content hash; a query is
+embedded once and compared with them.
+
+The two signals are fused linearly: the BM25 score squashed into ``[0, 1)``
+(``s / (s + k)``) and the best cosine similarity. Parts of an entry a viewer
+may not see (staff-only tasks for residents, say) take no part in ranking for
+that viewer, and entries with nothing for residents are never returned to them.
+When the two best entries are close, the result asks the caller to choose.
+
+Nothing is computed at import time: :func:`default_index` builds the index on
+first use (once per process).
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+import os
+import re
+import tempfile
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import yaml
 
-from knowledge.schema import ContentError, Entry, KnowledgeBase
+from knowledge.schema import VIEWER_AUDIENCES, ContentError, Entry, KnowledgeBase, Task, WillNot
 from knowledge.text import lemma_tokens
+
+logger = logging.getLogger(__name__)
 
 #: Field weights for the entry document.
 FIELD_WEIGHTS: Mapping[str, float] = {
@@ -29,6 +48,7 @@ FIELD_WEIGHTS: Mapping[str, float] = {
     "keywords": 2.0,
     "examples": 1.5,
     "does": 1.0,
+    "does_keywords": 2.0,
     "will_not": 1.2,
     "will_not_keywords": 2.0,
     "summary": 0.8,
@@ -49,11 +69,80 @@ DOMAIN_STOPWORDS = frozenset(
     """.split()
 )
 
+#: Item kinds.
+DOES, WILL_NOT = "does", "will_not"
+
+
+_E_MAIL = re.compile(r"\be-mail", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\.([a-z_]+)\}")
+
+
+@lru_cache(maxsize=65536)
+def _relemma(token: str) -> str:
+    """The lemma of a lemma: the lookup table maps "meetings" to "meeting" but
+    "meeting" to "meet", so one pass leaves the two forms apart."""
+    again = lemma_tokens(token)
+    return again[0] if len(again) == 1 else token
+
 
 def _tokens(text: str) -> list[str]:
-    return [
-        t for t in lemma_tokens(text) if t not in DOMAIN_STOPWORDS and any(c.isalnum() for c in t)
-    ]
+    text = _E_MAIL.sub("email", text)
+    out = []
+    for tok in lemma_tokens(text):
+        tok = _relemma(tok)
+        if tok not in DOMAIN_STOPWORDS and any(c.isalnum() for c in tok):
+            out.append(tok)
+    return out
+
+
+def _dense_text(text: str) -> str:
+    """Text as embedded: ``{council.opening_hours}`` reads as "opening hours"."""
+    return _PLACEHOLDER.sub(lambda m: m.group(1).replace("_", " "), text)
+
+
+class TextEmbedder(Protocol):
+    """Anything that turns texts into L2-normalised vectors of shape ``(n, d)``."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit vector per text."""
+        ...
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """How the lexical and dense scores are fused and when to answer, ask or give up.
+
+    Tuned on ``tests/data/kb_paraphrases.yml`` and the development questions in
+    ``tests/knowledge/dev_questions.yml`` (see ``tests/knowledge/test_search.py``).
+    """
+
+    #: Weight of the squashed BM25 score; the dense similarity gets ``1 - lexical_weight``.
+    lexical_weight: float = 0.5
+    #: BM25 score at which the squashed lexical score is 0.5 (entries / items).
+    entry_half: float = 6.0
+    item_half: float = 6.0
+    #: Share of the best item's BM25 score added to its entry's score.
+    item_bonus: float = 0.5
+    #: Below this fused score nothing is answered.
+    min_score: float = 0.25
+    #: Two entries whose fused scores are within this ratio are a close call.
+    ambiguity_ratio: float = 0.97
+    #: An exemption is shown when its score is at least this share of the best one ...
+    exemption_ratio: float = 0.92
+    #: ... and at least this score.
+    min_item_score: float = 0.30
+    #: A task is named in the answer when its score is at least this.
+    min_task_score: float = 0.33
+    #: Exemptions win over tasks when their score is at least this share of the best
+    #: task's: Service Menu entries (task style "actions") / resident services ("statements").
+    will_not_bias: float = 1.0
+    statement_will_not_bias: float = 1.15
+    #: A follow-up keeps the previous entry when it scores at least this share of the best.
+    follow_up_ratio: float = 0.9
+    #: Multiplier for resident pages in a staff conversation.
+    other_audience_weight: float = 0.75
+    #: Entries kept by each signal before exact scoring (large knowledge bases).
+    candidates: int = 32
 
 
 @dataclass(frozen=True)
@@ -63,25 +152,31 @@ class ItemHit:
     kind: str  # "does" | "will_not"
     index: int
     score: float
+    lexical: float = 0.0
+    dense: float = 0.0
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked entry, with its best matching task and exemption."""
+    """One ranked entry, with its best task and every exemption that matched."""
 
     entry: Entry
     score: float
     coverage: float
     best_does: ItemHit | None = None
     best_will_not: ItemHit | None = None
+    will_nots: tuple[ItemHit, ...] = ()
+    lexical: float = 0.0
+    dense: float = 0.0
+    will_not_bias: float = 1.0
 
     @property
     def kind(self) -> str:
         """``will_not`` when an exemption matches better than any task, else ``does``."""
         wn, do = self.best_will_not, self.best_does
-        if wn and (not do or wn.score > do.score):
-            return "will_not"
-        return "does"
+        if wn and (not do or wn.score >= self.will_not_bias * do.score):
+            return WILL_NOT
+        return DOES
 
 
 @dataclass(frozen=True)
@@ -134,90 +229,272 @@ class _ImpactIndex:
         return scores, matched
 
 
+# --------------------------------------------------------------------------- embedding cache
+
+
+def _model_id(embedder: TextEmbedder) -> str:
+    """A stable name for the model behind ``embedder`` (part of the cache key)."""
+    explicit = getattr(embedder, "model_id", None)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    from knowledge import embeddings
+
+    if isinstance(embedder, embeddings.Embedder):
+        return f"minilm-{embeddings.MODEL_SHA256[:12]}-{embeddings.TOKENIZER_SHA256[:12]}"
+    return f"{type(embedder).__module__}.{type(embedder).__qualname__}"
+
+
+def content_hash(model_id: str, texts: Sequence[str]) -> str:
+    """sha256 over the model id and every text, in order."""
+    digest = hashlib.sha256(model_id.encode())
+    for text in texts:
+        digest.update(b"\0")
+        digest.update(text.encode())
+    return digest.hexdigest()
+
+
+def cached_embeddings(
+    embedder: TextEmbedder, texts: Sequence[str], cache_dir: Path | None
+) -> np.ndarray:
+    """``embedder.encode(texts)``, read from / written to ``cache_dir`` by content hash.
+
+    The file is ``kb-embeddings-<model>-<hash>.npy``; it is written atomically
+    (temporary file, then rename), older files of the same model are removed,
+    and a file of the wrong shape is ignored and rewritten. ``cache_dir=None``
+    computes without a cache.
+    """
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    model = _model_id(embedder)
+    if cache_dir is None:
+        return np.asarray(embedder.encode(list(texts)), dtype=np.float32)
+    model_key = hashlib.sha256(model.encode()).hexdigest()[:12]
+    prefix = f"kb-embeddings-{model_key}-"
+    path = Path(cache_dir) / f"{prefix}{content_hash(model, texts)[:32]}.npy"
+    if path.exists():
+        try:
+            vectors = np.load(path, allow_pickle=False)
+            if vectors.ndim == 2 and vectors.shape[0] == len(texts):
+                return vectors.astype(np.float32, copy=False)
+            logger.warning("%s: wrong shape %s; recomputing", path, vectors.shape)
+        except (OSError, ValueError) as exc:
+            logger.warning("%s: unreadable (%s); recomputing", path, exc)
+    vectors = np.asarray(embedder.encode(list(texts)), dtype=np.float32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, vectors, allow_pickle=False)
+        os.replace(tmp, path)
+        for old in path.parent.glob(f"{prefix}*.npy"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only disk must not stop answers
+        logger.warning("could not write the embedding cache %s: %s", path, exc)
+    return vectors
+
+
+# --------------------------------------------------------------------------- the index
+
+
+@dataclass(frozen=True)
+class _Item:
+    entry: int
+    kind: str
+    index: int
+
+
+@dataclass
+class _View:
+    """Everything one viewer ("staff" / "resident") is ranked on."""
+
+    lexical: _ImpactIndex
+    entry_weight: np.ndarray  # 0 where the entry is hidden from this viewer
+    item_visible: np.ndarray  # bool per item
+    view_rows: list[np.ndarray]  # per entry: rows of its views in the vector matrix
+    item_rows: np.ndarray  # per item: its row in the vector matrix
+    centroids: np.ndarray | None  # per entry: mean of its vectors (candidate generation)
+
+
 class KnowledgeIndex:
-    """A BM25 index over a :class:`KnowledgeBase`; build once, query many times."""
+    """A hybrid (BM25F + dense) index over a :class:`KnowledgeBase`; build once, query many.
+
+    ``embedder`` turns texts into unit vectors (``knowledge.embeddings.default_embedder()``
+    when not given); ``dense=False`` ranks on BM25 alone. Entry and item vectors
+    are computed here, once, and cached under ``cache_dir`` by content hash.
+    If the embedder fails, the index logs it and ranks on BM25 alone.
+    """
 
     def __init__(
         self,
         kb: KnowledgeBase,
         synonyms: Mapping[str, Sequence[str]] | None = None,
+        *,
+        embedder: TextEmbedder | None = None,
+        dense: bool = True,
+        cache_dir: Path | None = None,
+        tuning: Tuning | None = None,
         k1: float = 1.2,
         b: float = 0.75,
-        min_coverage: float = 0.35,
-        min_score: float = 1.5,
-        ambiguity_ratio: float = 0.93,
-        other_audience_weight: float = 0.75,
     ) -> None:
         self.kb = kb
         self.entries: tuple[Entry, ...] = tuple(kb.entries)
-        self.min_coverage, self.min_score, self.ambiguity_ratio = (
-            min_coverage,
-            min_score,
-            ambiguity_ratio,
-        )
-        # Staff mostly ask about Business Support; resident pages rank a little lower for them.
-        self.other_audience_weight = other_audience_weight
+        self.tuning = tuning or Tuning()
         self._synonyms = {
             tuple(_tokens(k)): [tuple(_tokens(v)) for v in vs] for k, vs in (synonyms or {}).items()
         }
-        entry_docs: list[Counter[str]] = []
-        item_docs: list[Counter[str]] = []
-        # per entry: (first does item, first will_not item, end) in the item index
+        self._items: list[_Item] = []
+        # per entry: (first does item, first will_not item, end) in the item list
         self._item_ranges: list[tuple[int, int, int]] = []
-        for entry in self.entries:
-            entry_docs.append(self._entry_doc(entry))
-            first_does = len(item_docs)
-            item_docs.extend(Counter(_tokens(task)) for task in entry.does)
-            first_wn = len(item_docs)
-            for wn in entry.will_not:
+        item_docs: list[Counter[str]] = []
+        for ei, entry in enumerate(self.entries):
+            first_does = len(self._items)
+            for ti, task in enumerate(entry.does):
+                self._items.append(_Item(ei, DOES, ti))
+                doc = Counter(_tokens(task.text))
+                if task.resident_text:
+                    doc.update(_tokens(task.resident_text))
+                for kw in task.keywords:
+                    doc.update({t: 1.5 for t in _tokens(kw)})
+                item_docs.append(doc)
+            first_wn = len(self._items)
+            for wi, wn in enumerate(entry.will_not):
+                self._items.append(_Item(ei, WILL_NOT, wi))
                 doc = Counter(_tokens(wn.what))
                 for kw in wn.keywords:
                     doc.update({t: 1.5 for t in _tokens(kw)})
                 item_docs.append(doc)
-            self._item_ranges.append((first_does, first_wn, len(item_docs)))
-        self._entries_ix = _ImpactIndex(entry_docs, k1, b)
+            self._item_ranges.append((first_does, first_wn, len(self._items)))
         self._items_ix = _ImpactIndex(item_docs, k1, b)
-        self._weights: dict[tuple[str, str | None], np.ndarray] = {}
+        self._embedder: TextEmbedder | None = None
+        self._vectors: np.ndarray | None = None
+        texts: list[str] = []
+        rows: dict[str, int] = {}
+
+        def row(text: str) -> int:
+            text = _dense_text(text)
+            if text not in rows:
+                rows[text] = len(texts)
+                texts.append(text)
+            return rows[text]
+
+        self._views: dict[str, _View] = {}
+        for viewer in VIEWER_AUDIENCES:
+            docs = [self._entry_doc(e, viewer) for e in self.entries]
+            weights = np.array([self._weight(e, viewer) for e in self.entries])
+            visible = np.array(
+                [self._item_of(it).visible_to(viewer) for it in self._items], dtype=bool
+            )
+            view_rows = [
+                np.array([row(t) for t in self._dense_texts(e, viewer)], dtype=np.int64)
+                for e in self.entries
+            ]
+            item_rows = np.array(
+                [row(self._item_dense_text(it, viewer)) for it in self._items], dtype=np.int64
+            )
+            self._views[viewer] = _View(
+                _ImpactIndex(docs, k1, b), weights, visible, view_rows, item_rows, None
+            )
+        if dense and texts:
+            self._build_dense(embedder, texts, cache_dir)
+
+    # ----------------------------------------------------------------- building
+
+    def _build_dense(
+        self, embedder: TextEmbedder | None, texts: list[str], cache_dir: Path | None
+    ) -> None:
+        if embedder is None:
+            from knowledge.embeddings import default_embedder
+
+            embedder = default_embedder()
+        try:
+            vectors = cached_embeddings(embedder, texts, cache_dir)
+        except Exception as exc:  # noqa: BLE001 - any model failure: fall back to BM25
+            logger.warning("sentence embeddings unavailable, ranking on BM25 alone: %s", exc)
+            return
+        self._embedder, self._vectors = embedder, vectors
+        for viewer, view in self._views.items():
+            centroids = np.zeros((len(self.entries), vectors.shape[1]), dtype=np.float32)
+            for ei in range(len(self.entries)):
+                first, _, end = self._item_ranges[ei]
+                own = view.item_rows[first:end][view.item_visible[first:end]]
+                members = np.concatenate([view.view_rows[ei], own])
+                if len(members):
+                    mean = vectors[members].mean(axis=0)
+                    centroids[ei] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            self._views[viewer].centroids = centroids
+
+    def _item_of(self, item: _Item) -> Task | WillNot:
+        entry = self.entries[item.entry]
+        return entry.does[item.index] if item.kind == DOES else entry.will_not[item.index]
+
+    def _item_text(self, item: _Item, viewer: str) -> str:
+        entry = self.entries[item.entry]
+        if item.kind == DOES:
+            return entry.does[item.index].text_for(viewer)
+        return entry.will_not[item.index].what
+
+    def _item_dense_text(self, item: _Item, viewer: str) -> str:
+        """An item as embedded: its text, then its keywords."""
+        keywords = self._item_of(item).keywords
+        text = self._item_text(item, viewer)
+        return f"{text} ({', '.join(keywords)})" if keywords else text
 
     @staticmethod
-    def _entry_doc(entry: Entry) -> Counter[str]:
+    def _dense_texts(entry: Entry, viewer: str) -> list[str]:
+        """The entry-level texts a viewer's query is compared with (items come separately)."""
+        if not entry.visible_to(viewer):
+            return []
+        texts = [f"{entry.title}. {entry.summary_for(viewer)}"]
+        if entry.written_for(viewer):
+            texts.extend(entry.example_questions)
+        return texts
+
+    def _weight(self, entry: Entry, viewer: str) -> float:
+        if not entry.visible_to(viewer):
+            return 0.0
+        if viewer == "staff" and entry.audience == "resident":
+            return self.tuning.other_audience_weight
+        return 1.0
+
+    @staticmethod
+    def _entry_doc(entry: Entry, viewer: str) -> Counter[str]:
+        """The weighted BM25 document of ``entry`` as ``viewer`` may see it."""
         doc: Counter[str] = Counter()  # weighted term frequencies (float counts)
+        if not entry.visible_to(viewer):
+            return doc
 
         def add(texts: Iterable[str], weight: float) -> None:
             for text in texts:
                 for tok in _tokens(text):
                     doc[tok] += weight  # type: ignore[assignment]
 
+        tasks = [t for _, t in entry.tasks_for(viewer)]
+        exemptions = [w for _, w in entry.exemptions_for(viewer)]
         add([entry.title], FIELD_WEIGHTS["title"])
-        add(entry.keywords, FIELD_WEIGHTS["keywords"])
-        add(entry.example_questions, FIELD_WEIGHTS["examples"])
-        add(entry.does, FIELD_WEIGHTS["does"])
-        add((w.what for w in entry.will_not), FIELD_WEIGHTS["will_not"])
-        add((k for w in entry.will_not for k in w.keywords), FIELD_WEIGHTS["will_not_keywords"])
-        add([entry.summary], FIELD_WEIGHTS["summary"])
-        add(entry.caveats, FIELD_WEIGHTS["caveats"])
-        add([entry.area_title], FIELD_WEIGHTS["area"])
+        if entry.written_for(viewer):
+            add(entry.keywords, FIELD_WEIGHTS["keywords"])
+            add(entry.example_questions, FIELD_WEIGHTS["examples"])
+            add([entry.area_title], FIELD_WEIGHTS["area"])
+        add((t.text_for(viewer) for t in tasks), FIELD_WEIGHTS["does"])
+        add((k for t in tasks for k in t.keywords), FIELD_WEIGHTS["does_keywords"])
+        add((w.what for w in exemptions), FIELD_WEIGHTS["will_not"])
+        add((k for w in exemptions for k in w.keywords), FIELD_WEIGHTS["will_not_keywords"])
+        add([entry.summary_for(viewer)], FIELD_WEIGHTS["summary"])
+        add((c.text for c in entry.caveats_for(viewer)), FIELD_WEIGHTS["caveats"])
         return doc
 
-    def _audience_weights(self, audience: str, area: str | None) -> np.ndarray:
-        """Per-entry multiplier: 0 where hidden from ``audience`` or outside ``area``."""
-        key = (audience, area)
-        cached = self._weights.get(key)
-        if cached is None:
-            cached = np.array(
-                [
-                    0.0
-                    if not e.visible_to(audience) or (area is not None and e.area != area)
-                    else (
-                        self.other_audience_weight
-                        if audience == "staff" and e.audience == "resident"
-                        else 1.0
-                    )
-                    for e in self.entries
-                ]
-            )
-            self._weights[key] = cached
-        return cached
+    # ----------------------------------------------------------------- querying
+
+    @property
+    def dense(self) -> bool:
+        """Whether dense embeddings take part in ranking."""
+        return self._vectors is not None
+
+    @property
+    def min_score(self) -> float:
+        """The fused score below which nothing is answered."""
+        return self.tuning.min_score
 
     def _expand(self, toks: list[str]) -> list[str]:
         out = list(toks)
@@ -228,14 +505,30 @@ class KnowledgeIndex:
                     out.extend(alt)
         return out
 
-    def _best_item(
-        self, item_scores: np.ndarray, start: int, end: int, kind: str
-    ) -> ItemHit | None:
-        if end <= start:
+    def embed_query(self, query: str) -> np.ndarray | None:
+        """The query's unit vector, or None when dense ranking is off or the model fails."""
+        if self._embedder is None or not query.strip():
             return None
-        offset = int(np.argmax(item_scores[start:end]))
-        score = float(item_scores[start + offset])
-        return ItemHit(kind, offset, score) if score > 0 else None
+        try:
+            return np.asarray(self._embedder.encode([query]), dtype=np.float32)[0]
+        except Exception as exc:  # noqa: BLE001 - a failing model must not stop answers
+            logger.warning("query embedding failed, ranking on BM25 alone: %s", exc)
+            return None
+
+    def _candidates(
+        self, view: _View, weights: np.ndarray, lex: np.ndarray, qvec: np.ndarray | None
+    ) -> np.ndarray:
+        n = len(self.entries)
+        k = self.tuning.candidates
+        allowed = weights > 0
+        if n <= k:
+            return np.flatnonzero(allowed)
+        picks = [np.argpartition(-np.where(allowed, lex, -1.0), k - 1)[:k]]
+        if qvec is not None and view.centroids is not None:
+            sims = np.where(allowed, view.centroids @ qvec, -2.0)
+            picks.append(np.argpartition(-sims, k - 1)[:k])
+        chosen = np.unique(np.concatenate(picks))
+        return chosen[allowed[chosen]]
 
     def search(
         self,
@@ -243,38 +536,101 @@ class KnowledgeIndex:
         audience: str = "resident",
         within_area: str | None = None,
         limit: int = 5,
+        only_entry: str | None = None,
     ) -> SearchResult:
-        """Rank entries visible to ``audience`` (optionally only those in ``within_area``)."""
+        """Rank entries visible to ``audience`` (optionally only in ``within_area``, or one entry).
+
+        Raises ValueError for an unknown audience.
+        """
+        if audience not in self._views:
+            raise ValueError(f"unknown audience {audience!r}; expected one of {VIEWER_AUDIENCES}")
+        view = self._views[audience]
+        t = self.tuning
         terms = self._expand(_tokens(query))
-        if not terms or not self.entries:
+        qvec = self.embed_query(query)
+        if (not terms and qvec is None) or not self.entries:
             return SearchResult(query)
-        weights = self._audience_weights(audience, within_area)
-        base, matched = self._entries_ix.score(terms)
-        base *= weights
-        if not base.any():
-            return SearchResult(query)
-        # Candidates by entry score, then re-ranked with their best task / exemption.
-        k = min(len(base), max(limit * 4, 20))
-        top_k = np.argpartition(-base, k - 1)[:k] if k < len(base) else np.arange(len(base))
-        candidates = [int(i) for i in top_k if base[i] > 0]
-        item_scores, _ = self._items_ix.score(terms)
-        total_idf = sum(self._entries_ix.idf.get(t, 0.0) for t in set(terms)) or 1.0
-        ranked = []
-        for ei in candidates:
-            first_does, first_wn, end = self._item_ranges[ei]
-            do = self._best_item(item_scores, first_does, first_wn, "does")
-            wn = self._best_item(item_scores, first_wn, end, "will_not")
-            bonus = 0.5 * max((h.score for h in (do, wn) if h), default=0.0) * weights[ei]
-            ranked.append(
-                Hit(self.entries[ei], float(base[ei] + bonus), float(matched[ei] / total_idf),
-                    do, wn)
+        weights = view.entry_weight
+        if within_area is not None or only_entry is not None:
+            mask = np.array(
+                [
+                    (within_area is None or e.area == within_area)
+                    and (only_entry is None or e.id == only_entry)
+                    for e in self.entries
+                ]
             )
+            weights = weights * mask
+        base, matched = view.lexical.score(terms) if terms else (np.zeros(len(weights)),) * 2
+        item_lex, _ = self._items_ix.score(terms) if terms else (np.zeros(len(self._items)), None)
+        candidates = self._candidates(view, weights, base, qvec)
+        total_idf = sum(view.lexical.idf.get(term, 0.0) for term in set(terms)) or 1.0
+        sims: dict[int, float] = {}
+        if qvec is not None and self._vectors is not None and len(candidates):
+            rows = [view.view_rows[int(ei)] for ei in candidates]
+            for ei in candidates:
+                first, _, end = self._item_ranges[int(ei)]
+                rows.append(view.item_rows[first:end])
+            all_rows = np.unique(np.concatenate(rows))
+            values = self._vectors[all_rows] @ qvec
+            sims = dict(zip(all_rows.tolist(), values.tolist(), strict=True))
+        w_lex = t.lexical_weight if qvec is not None else 1.0
+        w_dense = 1.0 - w_lex
+        scored: list[tuple[int, float, float, list[ItemHit]]] = []
+        for ei in (int(i) for i in candidates):
+            first_does, _, end = self._item_ranges[ei]
+            items: list[ItemHit] = []
+            for ii in range(first_does, end):
+                if not view.item_visible[ii]:
+                    continue
+                lex_i = float(item_lex[ii])
+                dense_i = sims.get(int(view.item_rows[ii]), 0.0)
+                fused = w_lex * lex_i / (lex_i + t.item_half) + w_dense * max(dense_i, 0.0)
+                it = self._items[ii]
+                items.append(ItemHit(it.kind, it.index, fused, lex_i, dense_i))
+            best_lex_item = max((h.lexical for h in items), default=0.0)
+            lex_e = float(base[ei]) + t.item_bonus * best_lex_item
+            dense_e = max(
+                [sims.get(int(r), 0.0) for r in view.view_rows[ei]] + [h.dense for h in items],
+                default=0.0,
+            )
+            scored.append((ei, lex_e, dense_e, items))
+        ranked: list[Hit] = []
+        for ei, lex_e, dense_e, items in scored:
+            lexical = lex_e / (lex_e + t.entry_half)
+            score = (w_lex * lexical + w_dense * max(dense_e, 0.0)) * float(weights[ei])
+            if score <= 0:
+                continue
+            does_hits = [h for h in items if h.kind == DOES]
+            wn_hits = sorted((h for h in items if h.kind == WILL_NOT), key=lambda h: -h.score)
+            best_does = max(does_hits, key=lambda h: h.score, default=None)
+            best_wn = wn_hits[0] if wn_hits else None
+            matching: tuple[ItemHit, ...] = ()
+            if best_wn is not None:
+                floor = max(t.min_item_score, t.exemption_ratio * best_wn.score)
+                matching = tuple(h for h in wn_hits if h.score >= floor) or (best_wn,)
+            ranked.append(
+                Hit(
+                    self.entries[ei],
+                    score,
+                    float(matched[ei] / total_idf),
+                    best_does,
+                    best_wn,
+                    matching,
+                    lex_e,
+                    dense_e,
+                    t.will_not_bias
+                    if self.entries[ei].task_style == "actions"
+                    else t.statement_will_not_bias,
+                )
+            )
+        if not ranked:
+            return SearchResult(query)
         ranked.sort(key=lambda h: h.score, reverse=True)
         hits = tuple(ranked[:limit])
         top = hits[0]
-        if top.score < self.min_score or top.coverage < self.min_coverage:
+        if top.score < t.min_score:
             return SearchResult(query, hits, "none")
-        if len(hits) > 1 and hits[1].score >= self.ambiguity_ratio * top.score:
+        if len(hits) > 1 and hits[1].score >= t.ambiguity_ratio * top.score:
             return SearchResult(query, hits, "clarify", hits[:2])
         return SearchResult(query, hits, "answer")
 
@@ -302,12 +658,27 @@ def load_synonyms(content_dir: Path) -> dict[str, list[str]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def default_index() -> KnowledgeIndex:
-    """The index over the configured content (built once per process, on first use)."""
-    from firstpoint.settings import get_settings
-    from knowledge.loader import default_knowledge_base
+_default: KnowledgeIndex | None = None
+_default_lock = threading.Lock()
 
-    return KnowledgeIndex(
-        default_knowledge_base(), synonyms=load_synonyms(get_settings().content_dir)
-    )
+
+def default_index() -> KnowledgeIndex:
+    """The index over the configured content (built once per process, on first use).
+
+    Embeddings are cached in ``<var_dir>/cache``. Thread-safe: concurrent first
+    calls build it once.
+    """
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                from firstpoint.settings import get_settings
+                from knowledge.loader import default_knowledge_base
+
+                settings = get_settings()
+                _default = KnowledgeIndex(
+                    default_knowledge_base(),
+                    synonyms=load_synonyms(settings.content_dir),
+                    cache_dir=settings.var_dir / "cache",
+                )
+    return _default

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -76,3 +77,96 @@ def session_transcript(tracker: Tracker) -> list[dict[str, str]]:
                 }
             )
     return turns
+
+
+#: The bot's one-line "is someone at risk?" question (domain.yml response).
+SAFETY_CHECK_ACTION = "utter_safety_check"
+
+
+def _bot_action(event: dict[str, Any]) -> str | None:
+    """The action an event says the bot ran (ActionExecuted name, or a bot utterance's source)."""
+    kind = event.get("event")
+    if kind == "action":
+        name = event.get("name")
+        return str(name) if name and name != "action_listen" else None
+    if kind == "bot":
+        meta = event.get("metadata") or {}
+        name = meta.get("utter_action") if isinstance(meta, dict) else None
+        return str(name) if name else None
+    return None
+
+
+def message_before_check(
+    tracker: Tracker, check_action: str = SAFETY_CHECK_ACTION
+) -> dict[str, Any] | None:
+    """The user message the bot's ``check_action`` question interrupted, if any.
+
+    When the latest user message answers ``check_action`` (that is, the last
+    thing the bot did before it was ``check_action``), returns the user event
+    before that question: a dict with ``text``, ``parse_data`` (intent,
+    entities, risk, ...) and ``metadata``. Otherwise None.
+    """
+    events = list(tracker.events or [])
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return None
+    latest, before = users[-1], users[-2]
+    actions = [a for a in (_bot_action(e) for e in events[before + 1 : latest]) if a]
+    if not actions or actions[-1] != check_action:
+        return None
+    return dict(events[before])
+
+
+def previous_user_text(tracker: Tracker) -> str:
+    """The text of the user message before the latest one ('' for none)."""
+    users = [e for e in tracker.events or [] if e.get("event") == "user"]
+    return str(users[-2].get("text") or "") if len(users) >= 2 else ""
+
+
+def offered_payloads(tracker: Tracker) -> list[str]:
+    """Button payloads the bot offered in its turn before the latest user message."""
+    events = list(tracker.events or [])
+    users = [i for i, e in enumerate(events) if e.get("event") == "user"]
+    start = users[-2] + 1 if len(users) >= 2 else 0
+    end = users[-1] if users else len(events)
+    payloads: list[str] = []
+    for event in events[start:end]:
+        if event.get("event") != "bot":
+            continue
+        data = event.get("data") or {}
+        for button in (data.get("buttons") or []) if isinstance(data, dict) else []:
+            if isinstance(button, dict) and isinstance(button.get("payload"), str):
+                payloads.append(button["payload"])
+    return payloads
+
+
+def payload_entities(payload: str, intent: str) -> dict[str, Any] | None:
+    """The entities of a ``/intent{"entity": "value"}`` payload for ``intent``; None otherwise."""
+    prefix = f"/{intent}"
+    if not payload.startswith(prefix):
+        return None
+    rest = payload[len(prefix) :]
+    if not rest:
+        return {}
+    if not rest.startswith("{"):
+        return None
+    try:
+        value = json.loads(rest)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def latest_entity(tracker: Tracker, name: str) -> Any:
+    """The value of entity ``name`` in the latest user message (None when absent)."""
+    for entity in (tracker.latest_message or {}).get("entities") or []:
+        if isinstance(entity, dict) and entity.get("entity") == name:
+            return entity.get("value")
+    return None
+
+
+def risk_level(parse_data: dict[str, Any] | None) -> str | None:
+    """``risk["level"]`` of a message's parse data, when the NLU pipeline put one there."""
+    risk = (parse_data or {}).get("risk")
+    level = risk.get("level") if isinstance(risk, dict) else None
+    return str(level) if level else None

@@ -53,12 +53,13 @@ def check_content(
     (skipped with a note otherwise, or when ``skip_directory``). Returns the
     exit code: 0 when everything is valid, 1 (after printing the error) otherwise.
     """
-    from knowledge.loader import load_council_settings, load_knowledge_base
+    from knowledge.loader import load_council_settings, load_knowledge_base, load_wording
     from knowledge.schema import VIEWER_AUDIENCES
 
     try:
         kb = load_knowledge_base(content_dir)
         settings = load_council_settings(content_dir)
+        wording = load_wording(content_dir)
         loader = None if skip_directory else directory_loader or _find_directory_loader()
         directory = loader(content_dir) if loader is not None else None
     except (ValueError, OSError) as exc:  # ContentError is a ValueError
@@ -77,6 +78,7 @@ def check_content(
         out(f"  visible to {viewer}: {len(kb.for_audience(viewer))}")
     out(f"will_not items: {sum(len(e.will_not) for e in kb.entries)}")
     out(f"example questions: {sum(len(e.example_questions) for e in kb.entries)}")
+    out(f"wording lines: {len(wording.lines)}")
     if directory is not None:
         out(f"directory: {_size(directory)}")
     else:

@@ -17,10 +17,12 @@ from knowledge.loader import load_council_settings, load_knowledge_base
 from knowledge.schema import (
     PLACEHOLDERS,
     Area,
+    Caveat,
     ContentError,
     Council,
     Entry,
     KnowledgeBase,
+    Task,
     WillNot,
 )
 
@@ -107,7 +109,12 @@ def test_default_loaders_use_settings_content_dir(monkeypatch: pytest.MonkeyPatc
 # --------------------------------------------------------------------------- schema behaviour
 
 
-def _entry(entry_id: str, audience: str) -> Entry:
+def _entry(
+    entry_id: str,
+    audience: str,
+    does: tuple[Task, ...] | None = None,
+    will_not: tuple[WillNot, ...] = (),
+) -> Entry:
     return Entry(
         id=entry_id,
         area="a",
@@ -118,8 +125,8 @@ def _entry(entry_id: str, audience: str) -> Entry:
         version=1,
         last_reviewed=datetime.date(2026, 1, 1),
         summary="S",
-        does=("d",),
-        will_not=(),
+        does=does if does is not None else (Task("d", audience),),
+        will_not=will_not,
         caveats=(),
         principles=(),
         example_questions=("q1", "q2", "q3"),
@@ -136,6 +143,41 @@ def test_visibility_by_audience() -> None:
     assert not staff.visible_to("resident")
     with pytest.raises(ValueError):
         staff.visible_to("everyone")
+
+
+def test_a_staff_entry_with_a_task_for_residents_is_visible_to_them_in_part() -> None:
+    entry = _entry(
+        "s",
+        "staff",
+        does=(Task("internal", "staff"), Task("for the public", "both", resident_text="for you")),
+        will_not=(WillNot("x", "y", audience="staff"), WillNot("p", "q", audience="resident")),
+    )
+    assert entry.visible_to("resident") and not entry.written_for("resident")
+    assert [i for i, _ in entry.tasks_for("resident")] == [1]
+    assert [i for i, _ in entry.tasks_for("staff")] == [0, 1]
+    assert [i for i, _ in entry.exemptions_for("resident")] == [1]
+    assert entry.does[1].text_for("resident") == "for you"
+    assert entry.does[1].text_for("staff") == "for the public"
+    hidden = _entry("h", "staff", does=(Task("internal", "staff"),))
+    assert not hidden.visible_to("resident")
+    assert Caveat("c", "staff").visible_to("staff") and not Caveat("c").visible_to("resident")
+    with pytest.raises(ValueError):
+        entry.tasks_for("public")
+
+
+def test_bundles_join_exemptions() -> None:
+    entry = _entry(
+        "b",
+        "staff",
+        will_not=(
+            WillNot("keys", "k", bundle="building"),
+            WillNot("travel", "t"),
+            WillNot("call-outs", "c", bundle="building"),
+        ),
+    )
+    assert entry.bundle_of(0) == (0, 2)
+    assert entry.bundle_of(2) == (0, 2)
+    assert entry.bundle_of(1) == (1,)
 
 
 def test_knowledge_base_rejects_duplicate_ids() -> None:
@@ -212,6 +254,8 @@ def test_error_path_is_relative_inside_the_project() -> None:
 def _valid_doc() -> dict[str, Any]:
     return {
         "source": "Test menu",
+        "provider": {"staff": "Business Support", "resident": "the Business Support team"},
+        "task_style": "actions",
         "areas": [{"id": "meetings", "title": "Meetings"}],
         "entries": [
             {
@@ -257,6 +301,47 @@ def test_minimal_valid_file_loads(tmp_path: Path) -> None:
     assert entry.will_not[0].keywords == ("team meeting",)
     assert entry.last_reviewed == datetime.date(2026, 10, 1)
     assert entry.source == "Test menu"
+    assert entry.provider.name_for("resident") == "the Business Support team"
+    assert entry.task_style == "actions"
+    # Tasks, exemptions and caveats take the entry's audience unless they say otherwise.
+    assert entry.does[0] == Task("Take minutes", "staff")
+    assert entry.will_not[0].audience == "staff" and entry.will_not[0].why is None
+    assert entry.caveats == (Caveat("Only big meetings", "staff"),)
+
+
+def test_tasks_and_exemptions_can_say_who_may_see_them(tmp_path: Path) -> None:
+    doc = _valid_doc()
+    raw = doc["entries"][0]
+    raw["does"] = [
+        "Take minutes",
+        {
+            "text": "Send out panel papers",
+            "audience": "both",
+            "keywords": ["papers"],
+            "resident_text": "Send you the papers",
+        },
+    ]
+    raw["will_not"][0].update(why="Teams manage their own meetings.", audience="both")
+    raw["will_not"].append(
+        {"what": "Minute one-to-ones", "instead": "Managers keep their own notes.",
+         "bundle": "internal"}
+    )
+    raw["will_not"][0]["bundle"] = "internal"
+    raw["caveats"] = [{"text": "For residents too", "audience": "both"}, "Staff only"]
+    raw["resident_summary"] = "We send out panel papers."
+    raw["derived_from"] = "the heading"
+    entry = _load_one(tmp_path, doc).get("menu.minute-taking")
+    assert entry.does[1] == Task(
+        "Send out panel papers", "both", ("papers",), "Send you the papers"
+    )
+    assert entry.will_not[0].why == "Teams manage their own meetings."
+    assert entry.will_not[0].audience == "both" and entry.will_not[1].audience == "staff"
+    assert entry.bundle_of(1) == (0, 1)
+    assert [c.text for c in entry.caveats_for("resident")] == ["For residents too"]
+    assert entry.summary_for("resident") == "We send out panel papers."
+    assert entry.summary_for("staff") == entry.summary
+    assert entry.derived_from == "the heading"
+    assert entry.visible_to("resident")
 
 
 Mutation = Callable[[dict[str, Any]], None]
@@ -328,6 +413,51 @@ ENTRY_RULES = [
     ),
     ("unbalanced braces", _set("does", ["Call {council.phone"]), "does[0]", "unbalanced"),
     ("id format", _set("id", "Menu Minute Taking"), "id", "not a valid id"),
+    (
+        "task audience",
+        _set("does", [{"text": "Take minutes", "audience": "public"}]),
+        "does[0].audience",
+        "must be one of staff, resident, both",
+    ),
+    ("task needs text", _set("does", [{"audience": "both"}]), "does[0].text", "is required"),
+    (
+        "task unknown field",
+        _set("does", [{"text": "x", "audiance": "both"}]),
+        "does[0].audiance",
+        "unknown field",
+    ),
+    (
+        "resident wording on a staff task",
+        _set("does", [{"text": "x", "resident_text": "y"}]),
+        "does[0].resident_text",
+        "residents cannot see this task",
+    ),
+    (
+        "exemption audience",
+        _set_will_not("audience", "everyone"),
+        "will_not[0].audience",
+        "must be one of",
+    ),
+    ("exemption why is text", _set_will_not("why", ["a"]), "will_not[0].why", "must be text"),
+    (
+        "bundle of one",
+        _set_will_not("bundle", "alone"),
+        "will_not[0].bundle",
+        "only this exemption",
+    ),
+    (
+        "caveat audience",
+        _set("caveats", [{"text": "x", "audience": "all"}]),
+        "caveats[0].audience",
+        "must be one of",
+    ),
+    (
+        "resident summary needed",
+        _set("does", [{"text": "Send papers", "audience": "both"}]),
+        "resident_summary",
+        "is required",
+    ),
+    ("derived_from text", _set("derived_from", 3), "derived_from", "must be text"),
 ]
 
 
@@ -408,8 +538,19 @@ def test_duplicate_area_across_files(tmp_path: Path) -> None:
         (lambda d: d.update(extra=1), "extra"),
         (lambda d: d.update(entries=[]), "entries"),
         (lambda d: d.update(areas="meetings"), "areas"),
+        (lambda d: d.pop("provider"), "provider"),
+        (lambda d: d["provider"].pop("resident"), "provider.resident"),
+        (lambda d: d.update(task_style="prose"), "task_style"),
     ],
-    ids=["missing source", "unknown top-level key", "no entries", "areas not a list"],
+    ids=[
+        "missing source",
+        "unknown top-level key",
+        "no entries",
+        "areas not a list",
+        "missing provider",
+        "provider for residents",
+        "task style",
+    ],
 )
 def test_file_level_rules(tmp_path: Path, mutation: Callable[[dict], Any], field: str) -> None:
     doc = _valid_doc()
@@ -585,3 +726,73 @@ def test_council_rule_names_file_and_field(
 def test_council_copy_loads_unchanged(tmp_path: Path) -> None:
     _write(tmp_path, "council.yml", _council_doc())
     assert load_council_settings(tmp_path) == load_council_settings(CONTENT)
+
+
+# --------------------------------------------------------------------------- wording.yml rules
+
+
+def _wording_doc() -> dict[str, Any]:
+    doc = yaml.safe_load((CONTENT / "wording.yml").read_text(encoding="utf-8"))
+    assert isinstance(doc, dict)
+    return doc
+
+
+def test_real_wording_loads_and_fills_parts() -> None:
+    from knowledge.schema import WORDING_LINES
+
+    wording = loader.load_wording(CONTENT)
+    assert set(wording.lines) == set(WORDING_LINES)
+    assert wording.line("direct.task", provider="Business Support", task="open the post") == (
+        "Business Support can open the post."
+    )
+    # Council placeholders are kept for CouncilSettings.fill; unknown parts fail loudly.
+    assert "{council.phone}" in wording.line("direct.next_step.resident")
+    with pytest.raises(ValueError, match="no part"):
+        wording.line("direct.yes", provider="x")
+    with pytest.raises(KeyError):
+        wording.line("direct.maybe")
+
+
+WORDING_RULES: list[tuple[str, Callable[[dict[str, Any]], Any], str, str]] = [
+    ("missing line", lambda d: d["direct"].pop("task"), "direct.task", "is required"),
+    ("unknown line", lambda d: d["direct"].update(maybe="Perhaps."), "direct.maybe", "unknown"),
+    (
+        "part the line may not use",
+        lambda d: d["direct"].update(task="{provider} can {what}."),
+        "direct.task",
+        "unknown placeholder {what}",
+    ),
+    (
+        "unknown council placeholder",
+        lambda d: d["messages"].update(not_found="Call {council.fax}"),
+        "messages.not_found",
+        "unknown placeholder",
+    ),
+    ("not text", lambda d: d["buttons"].update(more_detail=3), "buttons.more_detail", "text"),
+    ("empty", lambda d: d["direct"].update(no="  "), "direct.no", "must not be empty"),
+    (
+        "unbalanced",
+        lambda d: d["detail"].update(why="Why: {why"),
+        "detail.why",
+        "unbalanced",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutation", "field", "message"),
+    [rule[1:] for rule in WORDING_RULES],
+    ids=[rule[0] for rule in WORDING_RULES],
+)
+def test_wording_rule_names_file_and_line(
+    tmp_path: Path, mutation: Callable[[dict[str, Any]], Any], field: str, message: str
+) -> None:
+    doc = _wording_doc()
+    mutation(doc)
+    _write(tmp_path, "wording.yml", doc)
+    with pytest.raises(ContentError) as info:
+        loader.load_wording(tmp_path)
+    text = str(info.value)
+    assert text.startswith(str(tmp_path / "wording.yml") + ": ")
+    assert f"field '{field}'" in text
+    assert message in text
