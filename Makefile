@@ -28,3 +28,4 @@ kb-check: install
 bench: install
 	$(PY) benchmarks/search_benchmark.py
 	$(PY) benchmarks/report_benchmark.py
+	$(PY) benchmarks/risk_benchmark.py --turns 150
