@@ -28,6 +28,10 @@ What this adds to Rasa's :class:`~rasa.core.channels.socketio.SocketIOInput`:
   ``user_echo`` to the session's other tabs.
 * **Handoff references** found in a bot message are added as
   ``handoff_reference`` so the widget can offer to copy them.
+* **Long-polling only by default** (``transports`` in credentials.yml):
+  Sanic 21.12's websocket implementation (Rasa 3.6's pin) fails on Python
+  3.11 (``asyncio.wait`` given coroutines), which kills every websocket
+  upgrade; engine.io's HTTP long-polling works and carries the same events.
 * **Allowed origins** (``cors_allowed_origins`` in credentials.yml, else
   ``FIRSTPOINT_WEB_ORIGINS`` plus the demo page): other sites' pages cannot
   open a socket. (Rasa's own channel allows every origin.)
@@ -205,6 +209,7 @@ class FirstPointWebInput(SocketIOInput):
             namespace=credentials.get("namespace"),
             socketio_path=credentials.get("socketio_path", "/socket.io"),
             cors_allowed_origins=[str(o) for o in origins],
+            transports=[str(t) for t in credentials.get("transports") or ["polling"]],
         )
 
     def __init__(
@@ -214,12 +219,14 @@ class FirstPointWebInput(SocketIOInput):
         namespace: str | None = None,
         socketio_path: str = "/socket.io",
         cors_allowed_origins: list[str] | None = None,
+        transports: list[str] | None = None,
     ) -> None:
         """A widget channel; ``cors_allowed_origins`` lists the pages that may embed it."""
         super().__init__(
             user_message_evt, bot_message_evt, namespace, True, socketio_path, None
         )
         self.cors_allowed_origins = list(cors_allowed_origins or [])
+        self.transports = list(transports or ["polling"])
         self.app: Sanic | None = None
 
     def get_metadata(self, request: Request | None) -> dict[str, Any]:
@@ -253,6 +260,7 @@ class FirstPointWebInput(SocketIOInput):
             async_mode="sanic",
             cors_allowed_origins=self.cors_allowed_origins,
             max_http_buffer_size=64 * 1024,
+            transports=self.transports,
         )
         hook = _AppBlueprint(sio, self.socketio_path, "firstpoint_web", __name__)
         self.sio = sio

@@ -96,6 +96,10 @@ def council_details(content_dir: Path) -> dict[str, str]:
     return details
 
 
+async def _no_content() -> web.Response:
+    return web.Response(status=204)
+
+
 def make_app(rasa_url: str, content_dir: Path) -> web.Application:
     """The demo site: the page, its privacy notice and a health route."""
     council = council_details(content_dir)
@@ -128,6 +132,7 @@ def make_app(rasa_url: str, content_dir: Path) -> web.Application:
     app.router.add_get("/", home)
     app.router.add_get("/privacy", privacy)
     app.router.add_get("/health", health)
+    app.router.add_get("/favicon.ico", lambda request: _no_content())
     return app
 
 

@@ -147,7 +147,7 @@ class Page:
                 value = self.evaluate(expression)
             except BrowserError:
                 value = None
-            if value:
+            if value not in (None, False, 0, ""):  # JavaScript truthiness ({} is an element)
                 return value
             time.sleep(0.1)
         raise BrowserError(f"timed out waiting for {what or expression} (last value {value!r})")

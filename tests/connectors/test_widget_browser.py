@@ -215,6 +215,9 @@ def test_empty_message_gets_an_error_not_sent(page: Any) -> None:
         == "true"
     assert "Error:" in p.evaluate("document.querySelector('#fpw-input-error').textContent")
     assert p.evaluate("document.querySelectorAll('.fpw-msg').length") == count
+    p.type("a")
+    assert p.evaluate("document.querySelector('#fpw-input-error').hidden")
+    p.evaluate("document.querySelector('#fpw-input').value = ''")
 
 
 def _axe(page: Any, label: str) -> list[dict]:

@@ -9,7 +9,8 @@
  * socket.io client vendored by scripts/install.sh from the same place.
  * Optional data-* attributes: data-title, data-council, data-phone,
  * data-privacy-url, data-server (socket.io server, default: this script's
- * origin), data-socket-path (default /socket.io).
+ * origin), data-socket-path (default /socket.io), data-transports (default
+ * "polling"; "polling websocket" where the server accepts websockets).
  *
  * The session id lives in a first-party session cookie (shared by the
  * site's tabs, gone when the browser closes); the history comes from the
@@ -31,7 +32,10 @@
     phone: data.phone || "",
     privacyUrl: data.privacyUrl || "",
     server: data.server || new URL(script.src).origin,
-    path: data.socketPath || "/socket.io"
+    path: data.socketPath || "/socket.io",
+    // long-polling unless data-transports says otherwise (the server side of
+    // Rasa 3.6 on Python 3.11 cannot accept websockets)
+    transports: (data.transports || "polling").split(/[\s,]+/).filter(Boolean)
   };
 
   var state = {
@@ -176,6 +180,7 @@
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); submit(); }
     });
     ui.form.addEventListener("submit", function (event) { event.preventDefault(); submit(); });
+    ui.input.addEventListener("input", function () { if (ui.input.value.trim()) { clearInputError(); } });
   }
 
   /* ---------- opening and closing ---------- */
@@ -347,12 +352,15 @@
       ui.input.focus();
       return;
     }
-    ui.inputError.hidden = true;
-    ui.input.removeAttribute("aria-invalid");
-    ui.input.setAttribute("aria-describedby", "fpw-hint");
+    clearInputError();
     ui.input.value = "";
     send(text.trim(), null);
     ui.input.focus();
+  }
+  function clearInputError() {
+    ui.inputError.hidden = true;
+    ui.input.removeAttribute("aria-invalid");
+    ui.input.setAttribute("aria-describedby", "fpw-hint");
   }
   function send(text, display) {
     var item = addUser(display || text);
@@ -401,7 +409,8 @@
     if (!state.socket) {
       if (typeof state.io !== "function") { loadClient(); return; }
       state.socket = state.io(cfg.server, {
-        path: cfg.path, autoConnect: false, reconnectionDelayMax: 10000, timeout: 10000
+        path: cfg.path, transports: cfg.transports, autoConnect: false,
+        reconnectionDelayMax: 10000, timeout: 10000
       });
       wire(state.socket);
     }
