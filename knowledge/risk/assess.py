@@ -123,7 +123,13 @@ class RiskAssessor:
         by_label = dict(zip(labels, proba, strict=True))
         best_disclosure = max(DISCLOSURE_LABELS, key=lambda lab: by_label[lab])
         trusted_emergency = any(c in EMERGENCY_LABELS for c in trusted)
-        if trusted_emergency or (p_risk >= t.handoff and p_em >= t.emergency):
+        # A disclosure the model is sure of, with danger words the patterns know
+        # ("he has a knife"), is an emergency even when the model files it under
+        # domestic abuse or safeguarding.
+        pattern_emergency = p_risk >= t.handoff and any(c in EMERGENCY_LABELS for c in hits)
+        if trusted_emergency or pattern_emergency or (
+            p_risk >= t.handoff and p_em >= t.emergency
+        ):
             level = Level.EMERGENCY
         elif p_risk >= t.handoff or trusted:
             level = Level.HANDOFF

@@ -140,3 +140,11 @@ def test_the_detector_reads_a_capped_input(assessor: RiskAssessor) -> None:
     capped.assess("help " * 5000)
     assert spy.lengths[0] == 0  # emoji fold away (and the word after the cut is not read)
     assert spy.lengths[1] <= MAX_PATTERN_CHARS
+
+
+def test_danger_words_in_a_domestic_abuse_disclosure_make_it_an_emergency(
+    assessor: RiskAssessor,
+) -> None:
+    verdict = assessor.assess("my partner has a knife and says he is going to kill me")
+    assert verdict.level == Level.EMERGENCY
+    assert verdict.category == "domestic_abuse"  # routed to the team, after 999 first

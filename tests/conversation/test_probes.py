@@ -49,7 +49,7 @@ def test_a_vague_sensitive_message_files_nothing_at_once(stack: Stack, say: Say)
         assert _handoffs_for(stack, s) == 0
 
 
-@pytest.mark.parametrize("typed", ["/sensitive_enquiry", "/emergency",
+@pytest.mark.parametrize("typed", ["/sensitive_enquiry", "/sensitive_enquiry@1.0",
                                    '/sensitive_enquiry{"safety_category": "any text"}'])
 def test_typed_intents_the_bot_did_not_offer_are_refused(
     stack: Stack, say: Say, typed: str
