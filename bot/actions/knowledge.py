@@ -46,7 +46,6 @@ from knowledge.search import KnowledgeIndex
 
 MORE_INTENT = "ask_more"
 MORE_ENTITY = "kb_topic"
-CASE_ADMIN_ROUTE = "utter_case_admin_route"
 CASE_ADMIN_LEVEL = "case_admin"
 
 
@@ -171,6 +170,11 @@ class ActionAnswerService(Action):
 
     # ----------------------------------------------------------------- replying
 
+    @staticmethod
+    def _case_admin_route(dispatcher: CollectingDispatcher) -> None:
+        """One line offering the route for a new concern (domain.yml response)."""
+        dispatcher.utter_message(response="utter_case_admin_route")
+
     def _feedback(self, dispatcher: CollectingDispatcher) -> None:
         dispatcher.utter_message(
             text=self.wording.line("messages.feedback_question"),
@@ -209,16 +213,16 @@ class ActionAnswerService(Action):
             ]
             dispatcher.utter_message(text=answer.text, buttons=buttons)
             if route:
-                dispatcher.utter_message(response=CASE_ADMIN_ROUTE)
+                self._case_admin_route(dispatcher)
             return [*events, SlotSet("kb_outcome", "clarify"), SlotSet("feedback_asked", False)]
         if answer.outcome == "none":
             dispatcher.utter_message(text=answer.text)
             if route:
-                dispatcher.utter_message(response=CASE_ADMIN_ROUTE)
+                self._case_admin_route(dispatcher)
             return [*events, SlotSet("kb_outcome", "none"), SlotSet("feedback_asked", False)]
         dispatcher.utter_message(text=answer.text, buttons=[more_button(answer, self.wording)])
         if route:
-            dispatcher.utter_message(response=CASE_ADMIN_ROUTE)
+            self._case_admin_route(dispatcher)
         self._feedback(dispatcher)
         return [
             *events,

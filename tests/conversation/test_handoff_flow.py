@@ -89,8 +89,8 @@ def test_danger_disclosed_inside_the_form_gets_999_at_once(say: Say) -> None:
 
 def test_disclosure_in_the_middle_of_a_service_question(say: Say) -> None:
     s = _sender()
-    answer = joined(say("who orders printer ink for our office?", sender=s, audience="staff"))
-    assert "reviewed" in answer
+    answer = say("who orders printer ink for our office?", sender=s, audience="staff")
+    assert "More detail" in [b["title"] for m in answer for b in m.get("buttons") or []]
     reply = joined(say("also my dad keeps hitting my mum and I'm scared", sender=s,
                        audience="staff"))
     assert "I can't advise on this myself" in reply

@@ -39,9 +39,10 @@ def test_capabilities_depend_on_audience(say: Say) -> None:
 def test_custom_action_answers_through_the_action_server(say: Say) -> None:
     messages = say("can business support book my train tickets for a conference?", audience="staff")
     reply = joined(messages)
-    assert reply.startswith("No — Business Support will not")
-    assert "Service Menu" in reply  # the citation
-    assert any(m.get("buttons") for m in messages)  # did this help?
+    assert reply.startswith("No. Business Support will not")
+    titles = [b["title"] for m in messages for b in m.get("buttons") or []]
+    assert "More detail" in titles  # the citation waits behind it
+    assert "Yes, it helped" in titles  # did this help?
 
 
 def test_gibberish_is_not_guessed(say: Say) -> None:
@@ -56,10 +57,14 @@ def test_out_of_scope_offers_contact_details(say: Say) -> None:
 
 
 def test_staff_only_content_is_not_given_to_residents(say: Say) -> None:
-    staff = joined(say("who can put my timesheet on BMS for me?", audience="staff"))
-    resident = joined(say("who can put my timesheet on BMS for me?", audience="resident"))
-    assert "Payroll" in staff
-    assert "Payroll" not in resident
+    staff = say("who can put my timesheet on BMS for me?", audience="staff")
+    resident = say("who can put my timesheet on BMS for me?", audience="resident")
+    payloads = [b["payload"] for m in staff for b in m.get("buttons") or []]
+    assert any("menu.payroll" in p for p in payloads)
+    assert "Business Administrator" in joined(staff)
+    resident_payloads = [b["payload"] for m in resident for b in m.get("buttons") or []]
+    assert not any("menu.payroll" in p for p in resident_payloads)
+    assert "Business Administrator" not in joined(resident)
 
 
 @pytest.mark.parametrize(
