@@ -314,6 +314,8 @@ class _View:
     view_rows: list[np.ndarray]  # per entry: rows of its views in the vector matrix
     item_rows: np.ndarray  # per item: its row in the vector matrix
     centroids: np.ndarray | None  # per entry: mean of its vectors (candidate generation)
+    view_flat: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    view_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 class KnowledgeIndex:
@@ -366,6 +368,7 @@ class KnowledgeIndex:
                 item_docs.append(doc)
             self._item_ranges.append((first_does, first_wn, len(self._items)))
         self._items_ix = _ImpactIndex(item_docs, k1, b)
+        self._item_entry = np.array([it.entry for it in self._items], dtype=np.int64)
         self._embedder: TextEmbedder | None = None
         self._vectors: np.ndarray | None = None
         texts: list[str] = []
@@ -392,8 +395,16 @@ class KnowledgeIndex:
             item_rows = np.array(
                 [row(self._item_dense_text(it, viewer)) for it in self._items], dtype=np.int64
             )
+            owners = [np.full(len(r), ei, dtype=np.int64) for ei, r in enumerate(view_rows)]
             self._views[viewer] = _View(
-                _ImpactIndex(docs, k1, b), weights, visible, view_rows, item_rows, None
+                _ImpactIndex(docs, k1, b),
+                weights,
+                visible,
+                view_rows,
+                item_rows,
+                None,
+                np.concatenate(view_rows) if view_rows else np.zeros(0, dtype=np.int64),
+                np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64),
             )
         if dense and texts:
             self._build_dense(embedder, texts, cache_dir)
@@ -560,48 +571,54 @@ class KnowledgeIndex:
                 ]
             )
             weights = weights * mask
-        base, matched = view.lexical.score(terms) if terms else (np.zeros(len(weights)),) * 2
-        item_lex, _ = self._items_ix.score(terms) if terms else (np.zeros(len(self._items)), None)
+        n = len(self.entries)
+        base, matched = view.lexical.score(terms) if terms else (np.zeros(n), np.zeros(n))
+        item_lex = self._items_ix.score(terms)[0] if terms else np.zeros(len(self._items))
         candidates = self._candidates(view, weights, base, qvec)
+        if not len(candidates):
+            return SearchResult(query)
         total_idf = sum(view.lexical.idf.get(term, 0.0) for term in set(terms)) or 1.0
-        sims: dict[int, float] = {}
-        if qvec is not None and self._vectors is not None and len(candidates):
-            rows = [view.view_rows[int(ei)] for ei in candidates]
-            for ei in candidates:
-                first, _, end = self._item_ranges[int(ei)]
-                rows.append(view.item_rows[first:end])
-            all_rows = np.unique(np.concatenate(rows))
-            values = self._vectors[all_rows] @ qvec
-            sims = dict(zip(all_rows.tolist(), values.tolist(), strict=True))
-        w_lex = t.lexical_weight if qvec is not None else 1.0
+        is_candidate = np.zeros(n, dtype=bool)
+        is_candidate[candidates] = True
+        # Items of the candidates that this viewer may see.
+        items = np.flatnonzero(is_candidate[self._item_entry] & view.item_visible)
+        owner = self._item_entry[items]
+        lex_i = item_lex[items]
+        dense_i = np.zeros(len(items))
+        dense_e = np.zeros(n)
+        use_dense = qvec is not None and self._vectors is not None
+        if use_dense:
+            assert self._vectors is not None and qvec is not None
+            dense_i = self._vectors[view.item_rows[items]] @ qvec
+            views = np.flatnonzero(is_candidate[view.view_owner])
+            dense_e[:] = -1.0
+            view_sims = self._vectors[view.view_flat[views]] @ qvec
+            np.maximum.at(dense_e, view.view_owner[views], view_sims)
+            np.maximum.at(dense_e, owner, dense_i)
+        w_lex = t.lexical_weight if use_dense else 1.0
         w_dense = 1.0 - w_lex
-        scored: list[tuple[int, float, float, list[ItemHit]]] = []
-        for ei in (int(i) for i in candidates):
-            first_does, _, end = self._item_ranges[ei]
-            items: list[ItemHit] = []
-            for ii in range(first_does, end):
-                if not view.item_visible[ii]:
-                    continue
-                lex_i = float(item_lex[ii])
-                dense_i = sims.get(int(view.item_rows[ii]), 0.0)
-                fused = w_lex * lex_i / (lex_i + t.item_half) + w_dense * max(dense_i, 0.0)
-                it = self._items[ii]
-                items.append(ItemHit(it.kind, it.index, fused, lex_i, dense_i))
-            best_lex_item = max((h.lexical for h in items), default=0.0)
-            lex_e = float(base[ei]) + t.item_bonus * best_lex_item
-            dense_e = max(
-                [sims.get(int(r), 0.0) for r in view.view_rows[ei]] + [h.dense for h in items],
-                default=0.0,
-            )
-            scored.append((ei, lex_e, dense_e, items))
+        fused_i = w_lex * lex_i / (lex_i + t.item_half) + w_dense * np.maximum(dense_i, 0.0)
+        best_lex_item = np.zeros(n)
+        np.maximum.at(best_lex_item, owner, lex_i)
+        lex_e = base + t.item_bonus * best_lex_item
+        scores = (w_lex * lex_e / (lex_e + t.entry_half) + w_dense * np.maximum(dense_e, 0.0))
+        scores = np.where(is_candidate, scores * weights, 0.0)
+        order = [int(i) for i in np.argsort(-scores, kind="stable")[:limit] if scores[i] > 0]
         ranked: list[Hit] = []
-        for ei, lex_e, dense_e, items in scored:
-            lexical = lex_e / (lex_e + t.entry_half)
-            score = (w_lex * lexical + w_dense * max(dense_e, 0.0)) * float(weights[ei])
-            if score <= 0:
-                continue
-            does_hits = [h for h in items if h.kind == DOES]
-            wn_hits = sorted((h for h in items if h.kind == WILL_NOT), key=lambda h: -h.score)
+        for ei in order:
+            mine = np.flatnonzero(owner == ei)
+            item_hits = [
+                ItemHit(
+                    self._items[int(items[j])].kind,
+                    self._items[int(items[j])].index,
+                    float(fused_i[j]),
+                    float(lex_i[j]),
+                    float(dense_i[j]),
+                )
+                for j in mine
+            ]
+            does_hits = [h for h in item_hits if h.kind == DOES]
+            wn_hits = sorted((h for h in item_hits if h.kind == WILL_NOT), key=lambda h: -h.score)
             best_does = max(does_hits, key=lambda h: h.score, default=None)
             best_wn = wn_hits[0] if wn_hits else None
             matching: tuple[ItemHit, ...] = ()
@@ -611,13 +628,13 @@ class KnowledgeIndex:
             ranked.append(
                 Hit(
                     self.entries[ei],
-                    score,
+                    float(scores[ei]),
                     float(matched[ei] / total_idf),
                     best_does,
                     best_wn,
                     matching,
-                    lex_e,
-                    dense_e,
+                    float(lex_e[ei]),
+                    float(max(dense_e[ei], 0.0)) if use_dense else 0.0,
                     t.will_not_bias
                     if self.entries[ei].task_style == "actions"
                     else t.statement_will_not_bias,
