@@ -19,8 +19,39 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def _collapse_stamped_ancestors(cfg: Config, url: str) -> None:
+    """Wave 1 shipped two heads (0002 and 0003 both without a parent in the chain);
+    the chain is now linear, so a database stamped with both keeps only the newer."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return
+            stamped = [row[0] for row in conn.execute(text("SELECT version_num FROM "
+                                                           "alembic_version"))]
+            if len(stamped) < 2:
+                return
+            script = ScriptDirectory.from_config(cfg)
+            ancestors = {
+                rev.revision
+                for head in stamped
+                for rev in script.iterate_revisions(head, "base")
+                if rev.revision != head
+            }
+            for old in set(stamped) & ancestors:
+                conn.execute(text("DELETE FROM alembic_version WHERE version_num = :v"),
+                             {"v": old})
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at ``url`` up to ``revision`` (all heads by default)."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), revision)
+    cfg = alembic_config(url)
+    _collapse_stamped_ancestors(cfg, url)
+    command.upgrade(cfg, revision)

@@ -138,8 +138,10 @@ def handoffs(sqlite_url, clock) -> Iterator[HandoffService]:
 
 
 def make_handoff(service: HandoffService, category: str = "child_safeguarding") -> str:
-    """Create a handoff full of personal data; returns its reference."""
-    return service.create(category, "web", "resident", "sender-1",
+    """Create a handoff full of personal data (a new caller each time); returns its reference."""
+    import uuid
+
+    return service.create(category, "web", "resident", f"sender-{uuid.uuid4().hex[:8]}",
                           caller_name=PERSONAL["caller_name"],
                           contact_method=PERSONAL["contact_method"],
                           contact_details=PERSONAL["contact_details"],

@@ -408,7 +408,7 @@ def test_migration_matches_models(sqlite_url) -> None:
     upgrade(sqlite_url)
     mine, heads = _my_schema_diff(sqlite_url)
     assert mine == []
-    assert "0003_report_indexes" in heads  # 0001_contacts + 0003_report_indexes
+    assert "0003_report_indexes" in heads  # 0001_contacts -> 0002_handoffs -> 0003
 
 
 @pytest.mark.services
@@ -442,7 +442,7 @@ def test_migration_declares_a_root() -> None:
     assert (module.revision, module.down_revision) == ("0001_contacts", None)
 
 
-def test_report_indexes_migration_follows_0001() -> None:
+def test_report_indexes_migration_follows_0002() -> None:
     import importlib.util
 
     path = Path(__file__).resolve().parents[2] / (
@@ -451,7 +451,7 @@ def test_report_indexes_migration_follows_0001() -> None:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert (module.revision, module.down_revision) == ("0003_report_indexes", "0001_contacts")
+    assert (module.revision, module.down_revision) == ("0003_report_indexes", "0002_handoffs")
 
 
 # ----------------------------------------------------------------- denormalised scope
@@ -778,8 +778,8 @@ def test_purge(cli_settings, tmp_path, redactor) -> None:
     feed(rec, redactor, "old", answered(old) + [user(old, "blorp", "nlu_fallback", WEB)])
     feed(rec, redactor, "new", answered(new))
     service = _handoff_service(engine, cli_settings, now - timedelta(days=2500))
-    closed = service.create("child_safeguarding", "web", "resident", "old")
-    still_open = service.create("child_safeguarding", "web", "resident", "old")
+    closed = service.create("child_safeguarding", "web", "resident", "old", message="one")
+    still_open = service.create("child_safeguarding", "web", "resident", "old", message="two")
     for status in ("acknowledged", "contacted", "closed"):
         service.transition(closed.reference, status, "A. Officer")
     _handoff_service(engine, cli_settings, now).create("child_safeguarding", "web",

@@ -369,8 +369,29 @@ def test_migration_matches_the_models(db) -> None:
                      .scalars())
         heads = set(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
     assert tables >= MY_TABLES
-    assert "0002_handoffs" in heads
+    assert heads == {"0003_report_indexes"}  # one linear chain: 0001 -> 0002 -> 0003
     assert _schema_diff(db) == []
+
+
+def test_the_migrations_have_one_head_and_old_two_head_databases_upgrade(sqlite_url) -> None:
+    """Wave 1's 0002 had no parent, so `alembic upgrade head` met two heads (issue 10)."""
+    import sqlite3
+
+    from alembic.script import ScriptDirectory
+
+    from firstpoint.records.migrate import alembic_config
+
+    assert len(ScriptDirectory.from_config(alembic_config(sqlite_url)).get_heads()) == 1
+    upgrade(sqlite_url, "head")
+    path = sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:  # stamped as wave 1 left it
+        conn.execute("DELETE FROM alembic_version")
+        conn.execute("INSERT INTO alembic_version VALUES ('0002_handoffs'), "
+                     "('0003_report_indexes')")
+    upgrade(sqlite_url)
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert rows == [("0003_report_indexes",)]
 
 
 def test_schema_diff_detects_a_mismatch(tmp_path) -> None:

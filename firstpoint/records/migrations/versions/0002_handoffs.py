@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0002_handoffs"
-down_revision = None
+down_revision = "0001_contacts"
 branch_labels = None
 depends_on = None
 

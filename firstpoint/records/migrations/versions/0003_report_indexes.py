@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003_report_indexes"
-down_revision = "0001_contacts"
+down_revision = "0002_handoffs"
 branch_labels = None
 depends_on = None
 
