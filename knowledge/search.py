@@ -345,6 +345,12 @@ class KnowledgeIndex:
         self._synonyms = {
             tuple(_tokens(k)): [tuple(_tokens(v)) for v in vs] for k, vs in (synonyms or {}).items()
         }
+        # Synonym phrases by their first lemma, so a query only checks the ones it could contain.
+        self._synonyms_by_first: dict[str, list[tuple[tuple[str, ...], list[tuple[str, ...]]]]]
+        self._synonyms_by_first = defaultdict(list)
+        for key, alternatives in self._synonyms.items():
+            if key:
+                self._synonyms_by_first[key[0]].append((key, alternatives))
         self._items: list[_Item] = []
         # per entry: (first does item, first will_not item, end) in the item list
         self._item_ranges: list[tuple[int, int, int]] = []
@@ -508,12 +514,15 @@ class KnowledgeIndex:
         return self.tuning.min_score
 
     def _expand(self, toks: list[str]) -> list[str]:
+        """The query's lemmas plus those of every synonym phrase found in it."""
         out = list(toks)
-        for key, alternatives in self._synonyms.items():
-            n = len(key)
-            if n and any(tuple(toks[i : i + n]) == key for i in range(len(toks) - n + 1)):
-                for alt in alternatives:
-                    out.extend(alt)
+        present = set(toks)
+        for first in present:
+            for key, alternatives in self._synonyms_by_first.get(first, ()):
+                n = len(key)
+                if any(tuple(toks[i : i + n]) == key for i in range(len(toks) - n + 1)):
+                    for alt in alternatives:
+                        out.extend(alt)
         return out
 
     def embed_query(self, query: str) -> np.ndarray | None:
