@@ -36,12 +36,12 @@ from tests.connectors.fakes import SigningKey, mint
 pytestmark = pytest.mark.rasa_server
 
 STAFF_ONLY_QUESTION = "who can put my timesheet on BMS for me?"
-STAFF_ONLY_MARK = "Payroll"
+STAFF_ONLY_MARK = "Business Administrator role"  # in the staff-only BMS entry
 HANDOFF_OPENING = "I need to speak to my social worker about my case"
 HANDOFF_ANSWERS = ("skip", "skip", "no contact", "yes")
 ANSWERED_QUESTION = "can business support book my train tickets for a conference?"  # staff
 RESIDENT_QUESTION = "whats the phone number for the council"
-RESIDENT_MARK = "Resident services:"
+RESIDENT_MARK = "01632 960000"  # the council's number, in the direct answer
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -139,7 +139,8 @@ def test_facebook_conversation_answer_rating_and_handoff(channel_stack: ChannelS
     psid = str(uuid.uuid4().int)[:16]
     answer = _fb_say(cs, psid, RESIDENT_QUESTION)
     assert RESIDENT_MARK in _joined(answer)
-    rating = [m for m in answer if m.get("quick_replies")]
+    rating = [m for m in answer if any(q["payload"] == "/affirm"
+                                       for q in m.get("quick_replies") or [])]
     assert rating, answer
     assert all(len(q["title"]) <= 20 for q in rating[-1]["quick_replies"])
     call = next(c for c in cs.fakes.graph_calls
@@ -149,7 +150,7 @@ def test_facebook_conversation_answer_rating_and_handoff(channel_stack: ChannelS
         FB_SECRET.encode(), FB_PAGE_TOKEN.encode(), hashlib.sha256).hexdigest()
     payload = next(q["payload"] for q in rating[-1]["quick_replies"] if q["payload"] == "/affirm")
     _fb_say(cs, psid, payload=payload)
-    rows = cs.contacts(psid, outcome="answered", rating="helpful")
+    rows = cs.contacts(psid, rating="helpful")
     assert rows and (rows[-1]["channel"], rows[-1]["audience"]) == ("facebook", "resident")
     assert (rows[-1]["outcome"], rows[-1]["rating"]) == ("answered", "helpful")
 
@@ -252,13 +253,14 @@ def test_teams_conversation_answer_rating_and_handoff(channel_stack: ChannelStac
     cs = channel_stack
     user = f"29:{uuid.uuid4().hex[:10]}"
     replies = _bf_say(cs, user, ANSWERED_QUESTION)
-    assert "Business Support will not" in _bf_text(replies)
+    assert "Business Support" in _bf_text(replies)
     cards = [a for r in replies for a in r["body"].get("attachments") or []]
     buttons = [b for c in cards for b in c["content"].get("buttons", [])]
     affirm = next(b for b in buttons if b["value"]["payload"] == "/affirm")
     _bf_say(cs, user, affirm["text"])
-    row = cs.contacts(user, outcome="answered", rating="helpful")[-1]
+    row = cs.contacts(user, rating="helpful")[-1]
     assert (row["channel"], row["audience"], row["rating"]) == ("teams", "staff", "helpful")
+    assert row["outcome"] in ("answered", "declined")  # a "will not" answer counts as declined
 
     other = f"29:{uuid.uuid4().hex[:10]}"
     _bf_say(cs, other, HANDOFF_OPENING)
@@ -411,7 +413,8 @@ async def test_web_channel_is_resident_whatever_the_client_claims(
         assert reply and STAFF_ONLY_MARK not in _joined(reply)
         answer = await _web_say(client, got, RESIDENT_QUESTION)
         assert RESIDENT_MARK in _joined(answer)
-        rating = next(m for m in answer if m.get("quick_replies"))
+        rating = next(m for m in answer if any(q["payload"] == "/affirm"
+                                                   for q in m.get("quick_replies") or []))
         await _web_say(client, got, rating["quick_replies"][0]["payload"])
     finally:
         await client.disconnect()
