@@ -13,7 +13,7 @@ AUDIENCES = ("resident", "staff")
 DEFAULT_AUDIENCE = "resident"  # the safer default: staff-only content stays hidden
 _CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,19}$")
 _WELSH_WORDS = frozenset(
-    "shwmae helo diolch bore prynhawn noswaith hwyl croeso cymraeg os gwelwch yn dda "
+    "shwmae helo diolch bore da prynhawn noswaith hwyl croeso cymraeg os gwelwch yn dda "
     "ydych chi allwch helpu sut mae".split()
 )
 
@@ -45,10 +45,24 @@ def conversation_context(tracker: Tracker) -> Context:
     return Context(channel, audience)
 
 
+#: Welsh words that are not also English words (one is enough); the others in
+#: _WELSH_WORDS ("os", "bore", "helo", "sut", ...) need company.
+_DISTINCTLY_WELSH = frozenset(
+    "shwmae diolch prynhawn noswaith croeso cymraeg gwelwch ydych allwch helpu".split()
+)
+
+
 def detect_language(text: str) -> str:
-    """``cy`` when the message looks Welsh (a few common words), else ``en``."""
+    """``cy`` when the message looks Welsh, else ``en``.
+
+    One distinctly Welsh word, or two of the shorter common ones ("os", "bore"
+    alone are English too: "My OS crashed", "what a bore").
+    """
     words = set(re.findall(r"[a-zâêîôûŵŷ']+", (text or "").lower()))
-    return "cy" if len(words & _WELSH_WORDS) >= 1 and not words & {"the", "and", "is"} else "en"
+    if words & {"the", "and", "is", "my", "what", "a"}:
+        return "en"
+    welsh = words & _WELSH_WORDS
+    return "cy" if welsh & _DISTINCTLY_WELSH or len(welsh) >= 2 else "en"
 
 
 def latest_text(tracker: Tracker) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 
 from knowledge.directory import Directory, Team, format_local
@@ -29,6 +30,12 @@ _ADULT_WORDS = frozenset(
     "mum mother dad father gran grandma grandad nan husband wife partner elderly "
     "older adult dementia carer brother sister aunt uncle myself".split()
 )
+
+
+@lru_cache(maxsize=4)
+def _lemmas(words: frozenset[str]) -> frozenset[str]:
+    """The same words as lemmas ("looked" -> "look", "older" -> "old"), as the text is read."""
+    return frozenset(lemma for word in words for lemma in lemma_tokens(word))
 
 
 def is_declined(text: str | None, intent: str | None = None) -> bool:
@@ -53,7 +60,8 @@ def refine_category(category: str | None, text: str) -> str:
     if category != "casework":
         return category
     words = set(lemma_tokens(text))
-    child, adult = bool(words & _CHILD_WORDS), bool(words & _ADULT_WORDS)
+    child = bool(words & _lemmas(_CHILD_WORDS))
+    adult = bool(words & _lemmas(_ADULT_WORDS))
     if child and not adult:
         return "casework_children"
     if adult and not child:

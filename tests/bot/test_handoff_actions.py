@@ -203,3 +203,23 @@ async def test_a_rate_limited_sender_is_told_who_to_call() -> None:
         dispatcher, _tracker(slots), {})
     assert dispatcher.messages[0]["response"] == "utter_handoff_rate_limited"
     assert dispatcher.messages[0]["handoff_team_phone"]
+
+
+# --- bugs found on the way (issue 10) ---
+
+def test_welsh_is_not_detected_in_english_words() -> None:
+    from bot.actions.common import detect_language
+
+    for english in ("My OS crashed", "what a bore", "hello", "os in the title"):
+        assert detect_language(english) == "en", english
+    for welsh in ("diolch", "bore da", "shwmae", "os gwelwch yn dda"):
+        assert detect_language(welsh) == "cy", welsh
+
+
+def test_casework_words_are_compared_as_lemmas() -> None:
+    from firstpoint.dialogue.handoff import refine_category
+
+    assert refine_category("casework", "she is looked after by the council") == (
+        "casework_children")
+    assert refine_category("casework", "the older gentleman's care review") == (
+        "casework_adults")
