@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from knowledge.directory import Directory, Team, format_local
 from knowledge.schema import CouncilSettings
