@@ -264,7 +264,9 @@ class ActionSubmitHandoff(Action):
         if self._service is None:
             from firstpoint.records.handoffs import service_from_settings
 
-            self._service = service_from_settings()
+            # Migrations run from `firstpoint db upgrade` / `firstpoint run`, never on
+            # a caller's first disclosure.
+            self._service = service_from_settings(migrate=False)
         return self._service
 
     async def run(
