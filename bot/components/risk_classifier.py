@@ -154,6 +154,8 @@ class RiskClassifier(GraphComponent, IntentClassifier):
         return {
             # corpus files (YAML, docs/risk-labels.md), relative to the project root
             "corpus_dir": "knowledge/risk/corpus",
+            # Rasa NLU data whose small talk and service questions are ordinary examples
+            "nlu_data": "bot/data/nlu.yml",
             # where safety_patterns.yml lives (default: FirstPoint settings)
             "content_dir": None,
             "handoff_recall": Targets.handoff_recall,
@@ -195,7 +197,8 @@ class RiskClassifier(GraphComponent, IntentClassifier):
 
         root = cls._root()
         inputs = [cls._corpus_path(config), root / "knowledge" / "risk",
-                  root / "knowledge" / "content" / "safety_patterns.yml"]
+                  root / "knowledge" / "content" / "safety_patterns.yml",
+                  root / str(config.get("nlu_data") or "bot/data/nlu.yml")]
         code = [root / "knowledge" / "safety.py", root / "knowledge" / "embeddings.py"]
         return corpus_digest([p for p in inputs if p.exists()]) + corpus_digest(
             [p for p in code if p.exists()]
@@ -227,11 +230,13 @@ class RiskClassifier(GraphComponent, IntentClassifier):
             check_recall=float(self.component_config["check_recall"]),
             emergency_recall=float(self.component_config["emergency_recall"]),
         )
+        nlu = self.component_config.get("nlu_data")
         self._model = train_from_corpus(
             [self._corpus_path(self.component_config)],
             self._detector(),
             default_embedder(),
             targets=targets,
+            nlu_data=(self._root() / nlu) if nlu else None,
         )
         info = self._model.info
         logger.info(

@@ -27,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     compare = rsub.add_parser("compare", help="train each design and score it on labelled sets")
     compare.add_argument("sets", nargs="+", help="labelled YAML sets (docs/risk-labels.md format)")
     compare.add_argument("--corpus", default=DEFAULT_CORPUS)
+    compare.add_argument("--nlu-data", default="bot/data/nlu.yml",
+                         help="Rasa NLU file whose non-risk examples count as ordinary")
     compare.add_argument("--design", action="append", help="hybrid | embedding | patterns")
     compare.add_argument("--misses", action="store_true", help="print the failing messages")
     compare.add_argument("--json", action="store_true", help="figures as JSON")
@@ -58,18 +60,19 @@ def _check(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from knowledge.embeddings import default_embedder
     from knowledge.risk.assess import RiskAssessor
-    from knowledge.risk.corpus import load_corpus, load_labelled_set
+    from knowledge.risk.corpus import load_labelled_set
     from knowledge.risk.training import (
         DESIGNS,
         PatternOnlyAssessor,
         evaluate,
         train_from_messages,
+        training_messages,
     )
     from knowledge.safety import default_detector
 
     detector = default_detector()
     embedder = default_embedder()
-    corpus = load_corpus([_path(args.corpus)])
+    corpus = training_messages([_path(args.corpus)], _path(args.nlu_data))
     sets = {name: load_labelled_set(_path(name)) for name in args.sets}
     out: dict[str, dict[str, object]] = {}
     for design in args.design or list(DESIGNS):

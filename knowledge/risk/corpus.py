@@ -107,6 +107,43 @@ def load_labelled_set(path: Path, audience: str | None = None) -> list[LabelledM
     return out
 
 
+#: Rasa NLU intents whose examples are ordinary messages for the risk model:
+#: small talk, form answers and service questions (the corpus authors wrote
+#: council questions, not "bye" or "I'd rather not say").
+ORDINARY_NLU_INTENTS: tuple[str, ...] = (
+    "greet", "goodbye", "thank", "bot_challenge", "ask_capabilities", "ask_service",
+    "ask_followup", "request_human", "out_of_scope", "affirm", "deny", "decline_to_answer",
+    "ask_more",
+)
+_STAFF_NLU_INTENTS = frozenset({"ask_service", "ask_followup", "ask_more"})
+
+
+def load_nlu_ordinary(path: Path, intents: Iterable[str] = ORDINARY_NLU_INTENTS
+                      ) -> list[LabelledMessage]:
+    """Examples of ``intents`` from a Rasa NLU YAML file, labelled ``ordinary``.
+
+    Service questions count as staff messages (most are about the Service
+    Menu), the rest as residents'. Missing intents are simply absent.
+    """
+    where = str(path)
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CorpusError(f"{where}: cannot read: {exc}") from exc
+    wanted = set(intents)
+    out = []
+    for block in data.get("nlu") or []:
+        intent = block.get("intent") if isinstance(block, dict) else None
+        if intent not in wanted:
+            continue
+        audience = "staff" if intent in _STAFF_NLU_INTENTS else "resident"
+        for line in str(block.get("examples") or "").splitlines():
+            text = line.strip().removeprefix("- ").strip()
+            if text:
+                out.append(LabelledMessage(text, "ordinary", audience, "rasa-nlu", where))
+    return out
+
+
 def load_corpus(paths: Iterable[Path], dedupe: bool = True) -> list[LabelledMessage]:
     """Read several corpus files (directories are read for ``*.yml``), dropping repeats."""
     files: list[Path] = []

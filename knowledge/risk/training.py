@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.risk.assess import Assessment, RiskAssessor, TextEncoder, pattern_text
-from knowledge.risk.corpus import LabelledMessage, load_corpus
+from knowledge.risk.corpus import LabelledMessage, load_corpus, load_nlu_ordinary, text_key
 from knowledge.risk.labels import DISCLOSURE_LABELS, EMERGENCY_LABELS, Level
 from knowledge.risk.model import FeatureSpec, RiskModel, Targets, train
 from knowledge.safety import SafetyDetector
@@ -66,15 +66,27 @@ def train_from_messages(
     )
 
 
+def training_messages(corpus: Iterable[Path], nlu_data: Path | None = None
+                      ) -> list[LabelledMessage]:
+    """The corpus files, plus the ordinary examples of Rasa's NLU data when given."""
+    messages = load_corpus(list(corpus))
+    if nlu_data is not None and nlu_data.exists():
+        seen = {text_key(m.text) for m in messages}
+        messages += [m for m in load_nlu_ordinary(nlu_data) if text_key(m.text) not in seen]
+    return messages
+
+
 def train_from_corpus(
     corpus: Iterable[Path],
     detector: SafetyDetector,
     embedder: TextEncoder,
     spec: FeatureSpec | None = None,
     targets: Targets | None = None,
+    nlu_data: Path | None = None,
 ) -> RiskModel:
-    """Train on every corpus file under the given paths."""
-    return train_from_messages(load_corpus(list(corpus)), detector, embedder, spec, targets)
+    """Train on every corpus file under the given paths (and Rasa's ordinary NLU examples)."""
+    return train_from_messages(training_messages(corpus, nlu_data), detector, embedder, spec,
+                               targets)
 
 
 class PatternOnlyAssessor:
