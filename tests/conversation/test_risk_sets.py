@@ -4,8 +4,8 @@ What a caller gets, not what the model says: the whole NLU pipeline (DIET, the
 risk model and the pattern layer, the payload guard), the rules and the
 actions. A message "reaches the handoff" when the reply says which team gets
 it (the routing explanation); "999 first" when the first bot message carries
-999. Sets: the development set, wave 1's sets and wave 2's blind set (whose
-first run is recorded in docs/wave2-notes.md; it is no longer blind).
+999. Sets: the development set, wave 1's sets and wave 2's blind sets (whose
+first runs are recorded in docs/wave2-notes.md; they are no longer blind).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ CHECK_MARK = "is someone at risk of harm"
 SETS = {
     "dev": DATA / "risk" / "dev.yml",
     "blind-wave2": DATA / "blind" / "wave2" / "risk.yml",
+    "blind-wave2b": DATA / "blind" / "wave2b" / "risk.yml",
     "wave1-disclosures": DATA / "disclosures.yml",
     "wave1-ordinary": DATA / "ordinary_questions.yml",
     "wave1-blind-disclosures": DATA / "blind" / "disclosures.yml",

@@ -12,14 +12,16 @@ from knowledge.risk.corpus import (
     load_corpus,
     load_corpus_file,
     load_labelled_set,
+    load_nlu_ordinary,
     text_key,
 )
 from knowledge.risk.labels import DISCLOSURE_LABELS, RISK_LABELS
-from tests.knowledge.risk.conftest import CORPUS, DATA
+from tests.knowledge.risk.conftest import CORPUS, DATA, NLU
 
 EVALUATION_SETS = [
     DATA / "risk" / "dev.yml",
     DATA / "blind" / "wave2" / "risk.yml",
+    DATA / "blind" / "wave2b" / "risk.yml",
     DATA / "disclosures.yml",
     DATA / "ordinary_questions.yml",
     DATA / "blind" / "disclosures.yml",
@@ -47,12 +49,14 @@ def test_the_corpus_is_large_varied_and_from_several_authors() -> None:
 @pytest.mark.parametrize("path", EVALUATION_SETS, ids=lambda p: str(p.relative_to(DATA)))
 def test_no_evaluation_sentence_is_in_the_training_corpus(path: Path) -> None:
     training = {text_key(m.text) for m in load_corpus([CORPUS], dedupe=False)}
+    training |= {text_key(m.text) for m in load_nlu_ordinary(NLU)}
     leaked = [m.text for m in load_labelled_set(path) if text_key(m.text) in training]
     assert leaked == []
 
 
-def test_the_blind_set_is_half_disclosures() -> None:
-    blind = load_labelled_set(DATA / "blind" / "wave2" / "risk.yml")
+@pytest.mark.parametrize("name", ["wave2", "wave2b"])
+def test_the_blind_sets_are_half_disclosures(name: str) -> None:
+    blind = load_labelled_set(DATA / "blind" / name / "risk.yml")
     disclosures = sum(m.label in DISCLOSURE_LABELS for m in blind)
     assert len(blind) >= 150 and abs(disclosures - len(blind) / 2) <= len(blind) * 0.05
 
@@ -81,3 +85,11 @@ def test_repeated_sentences_are_read_once(tmp_path: Path) -> None:
                             "  - {text: 'hello there', label: ordinary}\n")
     assert len(load_corpus([path])) == 1
     assert len(load_corpus([path], dedupe=False)) == 2
+
+
+def test_rasa_small_talk_and_service_questions_count_as_ordinary() -> None:
+    examples = load_nlu_ordinary(NLU)
+    assert len(examples) >= 300
+    assert {m.label for m in examples} == {"ordinary"}
+    texts = {m.text.lower() for m in examples}
+    assert not any("kill myself" in t for t in texts)  # no disclosure intent was read
