@@ -48,6 +48,23 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     postgres_test_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     require_services: bool = False
+    # Supervisor console (firstpoint/console/, mounted on the API app at /console).
+    #: Rasa's HTTP API as the console reaches it (default: this host's rasa_port).
+    rasa_url: str = ""
+    #: Rasa's tracker store, read for the console's list of live conversations.
+    tracker_url: str = ""
+    console_idle_minutes: int = 20
+    console_absolute_hours: int = 10
+    #: Session cookie ``Secure`` flag; off only for plain-HTTP hosts other than localhost.
+    console_secure_cookies: bool = True
+    #: Trusted single sign-on: a header set by the council's proxy (off when None) and
+    #: the proxy addresses allowed to set it.
+    console_sso_header: str | None = None
+    console_sso_proxies: tuple[str, ...] = ()
+    console_login_attempts: int = 5
+    console_lockout_minutes: int = 15
+    #: A live takeover nobody watches in the console for this long goes back to the bot.
+    console_takeover_idle_seconds: int = 300
     # Channels (connectors/). Secrets stay None unless set in the environment.
     dev_mode: bool = False
     web_port: int = 8000
@@ -69,6 +86,16 @@ class Settings:
     @property
     def sqlite_default(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def rasa_api_url(self) -> str:
+        """Rasa's HTTP API (``--enable-api``), as the console calls it."""
+        return (self.rasa_url or f"http://127.0.0.1:{self.rasa_port}").rstrip("/")
+
+    @property
+    def tracker_database_url(self) -> str:
+        """The tracker store's SQL URL (the embedded default: ``var/tracker.db``)."""
+        return self.tracker_url or f"sqlite:///{self.var_dir / 'tracker.db'}"
 
     @property
     def allowed_web_origins(self) -> tuple[str, ...]:
@@ -109,6 +136,17 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             "FIRSTPOINT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
         ),
         require_services=_flag(env.get("FIRSTPOINT_REQUIRE_SERVICES")),
+        rasa_url=env.get("FIRSTPOINT_RASA_URL", ""),
+        tracker_url=env.get("FIRSTPOINT_TRACKER_URL", ""),
+        console_idle_minutes=int(env.get("FIRSTPOINT_CONSOLE_IDLE_MINUTES", "20")),
+        console_absolute_hours=int(env.get("FIRSTPOINT_CONSOLE_ABSOLUTE_HOURS", "10")),
+        console_secure_cookies=not _flag(env.get("FIRSTPOINT_CONSOLE_INSECURE_COOKIES")),
+        console_sso_header=env.get("FIRSTPOINT_CONSOLE_SSO_HEADER") or None,
+        console_sso_proxies=_items(env.get("FIRSTPOINT_CONSOLE_SSO_PROXIES")),
+        console_login_attempts=int(env.get("FIRSTPOINT_CONSOLE_LOGIN_ATTEMPTS", "5")),
+        console_lockout_minutes=int(env.get("FIRSTPOINT_CONSOLE_LOCKOUT_MINUTES", "15")),
+        console_takeover_idle_seconds=int(
+            env.get("FIRSTPOINT_CONSOLE_TAKEOVER_IDLE_SECONDS", "300")),
         dev_mode=_flag(env.get("FIRSTPOINT_DEV_MODE")),
         web_port=int(env.get("FIRSTPOINT_WEB_PORT", "8000")),
         web_origins=_items(env.get("FIRSTPOINT_WEB_ORIGINS")),

@@ -10,6 +10,7 @@ import importlib
 MODEL_MODULES = (
     "firstpoint.records.contacts",
     "firstpoint.records.handoffs",
+    "firstpoint.console.models",
 )
 
 for _name in MODEL_MODULES:
