@@ -2,13 +2,22 @@
 (with ``with_web``) the demo council page that embeds the web widget.
 
 Used by ``firstpoint run`` and by the tests that talk to the real servers.
+
+Hardening (issue 13): the action server listens on loopback and needs a bearer
+token (``firstpoint.actionserver``; Rasa sends it from ``endpoints.yml``); the
+reports API needs its token (``var/api.token`` unless ``FIRSTPOINT_API_TOKEN``);
+``var/`` is 0700 and everything the children write is 0600 (umask 077); each
+child's output goes to a size-rotated log (``Settings.log_max_bytes``, three old
+files kept); and a scheduled ``firstpoint purge --every`` applies retention.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +25,88 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firstpoint.model import ensure_model, rasa_command, rasa_env
+from firstpoint.secrets import local_secret
 from firstpoint.settings import Settings, get_settings
+
+LOG_BACKUPS = 3
+PRIVATE_UMASK = 0o077
+
+
+def secure_dir(path: Path) -> None:
+    """Make ``path`` (and its sub-directories) 0700 and every file under it 0600."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(path, 0o700)
+    for root, dirs, files in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(root, name), 0o700)
+        for name in files:
+            full = os.path.join(root, name)
+            if not os.path.islink(full):
+                os.chmod(full, 0o600)
+
+
+class RotatingLog:
+    """Copies a child's output into ``path``, rotating at ``max_bytes`` (``path.1`` ...)."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int = LOG_BACKUPS) -> None:
+        self.path = Path(path)
+        self.max_bytes = max(4096, int(max_bytes))
+        self.backups = backups
+        self._handle = self._open()
+
+    def _open(self):  # noqa: ANN202 - a binary file object
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "ab", buffering=0)
+
+    def _rotate(self) -> None:
+        self._handle.close()
+        for number in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{number}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{number + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._handle = self._open()
+
+    def write(self, chunk: bytes) -> None:
+        """Append ``chunk``, rotating first when the file is full."""
+        if self._handle.tell() + len(chunk) > self.max_bytes and self._handle.tell() > 0:
+            self._rotate()
+        self._handle.write(chunk)
+
+    def pump(self, stream) -> threading.Thread:  # noqa: ANN001 - a child's stdout pipe
+        """Copy ``stream`` line by line on a daemon thread until it closes."""
+        def run() -> None:
+            try:
+                for line in iter(stream.readline, b""):
+                    self.write(line)
+            finally:
+                self._handle.close()
+
+        thread = threading.Thread(target=run, name=f"log-{self.path.name}", daemon=True)
+        thread.start()
+        return thread
+
+
+def install_secrets(settings: Settings) -> dict[str, str]:
+    """The tokens a stack's processes share: from settings, else private files in ``var/``."""
+    secrets_dir = Path(settings.var_dir) / "secrets"
+    return {
+        "FIRSTPOINT_ACTION_TOKEN": settings.action_token
+        or local_secret(secrets_dir / "action.token"),
+        "FIRSTPOINT_API_TOKEN": settings.api_token or local_secret(secrets_dir / "api.token"),
+        "FIRSTPOINT_RASA_API_TOKEN": settings.rasa_api_token
+        or local_secret(secrets_dir / "rasa-api.token"),
+    }
+
+
+def spawn_logged(stack: Stack, name: str, cmd: list[str], *, cwd: Path, env: dict[str, str],
+                 log_dir: Path) -> subprocess.Popen:
+    """Start ``cmd`` as ``name`` with a private umask and a rotated log in ``log_dir``."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, umask=PRIVATE_UMASK)
+    RotatingLog(log_dir / f"{name}.log", stack.settings.log_max_bytes).pump(proc.stdout)
+    stack.processes[name] = proc
+    return proc
 
 
 @dataclass
@@ -25,6 +115,8 @@ class Stack:
 
     settings: Settings
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    #: The shared tokens (``FIRSTPOINT_ACTION_TOKEN``, ``_API_TOKEN``, ``_RASA_API_TOKEN``).
+    secrets: dict[str, str] = field(default_factory=dict)
 
     @property
     def rasa_url(self) -> str:
@@ -135,10 +227,12 @@ def start_stack(
     settings = settings or get_settings()
     root = settings.project_root
     model = model or ensure_model(settings)
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    secure_dir(Path(settings.var_dir))
     log_dir = log_dir or settings.var_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = rasa_env(settings)
+    env.update(install_secrets(settings))
+    env["SANIC_HOST"] = "127.0.0.1"  # rasa-sdk's own default is 0.0.0.0
     env["FIRSTPOINT_VAR_DIR"] = str(settings.var_dir)
     env["FIRSTPOINT_DATABASE_URL"] = settings.database_url
     env["FIRSTPOINT_ACTION_PORT"] = str(settings.action_port)
@@ -151,19 +245,16 @@ def start_stack(
     if settings.data_key:
         env["FIRSTPOINT_DATA_KEY"] = settings.data_key
     env.update(channel_env(settings))
-    stack = Stack(settings)
+    stack = Stack(settings, secrets={k: env[k] for k in install_secrets(settings)})
 
     def spawn(name: str, cmd: list[str]) -> None:
-        log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-        stack.processes[name] = subprocess.Popen(
-            cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
+        spawn_logged(stack, name, cmd, cwd=root, env=env, log_dir=log_dir)
 
     try:
         spawn(
             "actions",
-            [*rasa_command(), "run", "actions", "--actions", "bot.actions",
-             "--port", str(settings.action_port)],
+            [sys.executable, "-m", "firstpoint.actionserver", "--actions", "bot.actions",
+             "--host", "127.0.0.1", "--port", str(settings.action_port)],
         )
         spawn(
             "rasa",
@@ -174,6 +265,9 @@ def start_stack(
         )
         spawn("outbox", [sys.executable, "-m", "firstpoint.cli", "outbox", "run",
                          "--interval", "5"])
+        spawn("retention", [sys.executable, "-m", "firstpoint.cli", "purge",
+                            "--tracker-url", f"sqlite:///{settings.var_dir / 'tracker.db'}",
+                            "--every", str(settings.purge_every_seconds)])
         if with_api:
             spawn("api", [sys.executable, "-m", "firstpoint.cli", "api",
                           "--port", str(settings.api_port)])

@@ -82,6 +82,29 @@ class Settings:
         "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token"
     )
     botframework_tenant_ids: tuple[str, ...] = ()
+    # Hardening and the production path (firstpoint.production, deploy/).
+    #: Bearer token Rasa sends to the action server (``firstpoint.actionserver``).
+    action_token: str | None = None
+    #: Interface the action server binds (loopback unless deliberately changed).
+    action_host: str = "127.0.0.1"
+    #: Token for Rasa's own HTTP API (``rasa run --enable-api --auth-token``).
+    rasa_api_token: str | None = None
+    #: Bearer token of the reports API (``firstpoint api``); one is made if unset.
+    api_token: str | None = None
+    #: Where ``data_key`` was read from, when it came from FIRSTPOINT_DATA_KEY_FILE.
+    data_key_file: Path | None = None
+    #: Biggest JSON ``metadata`` a channel accepts (bytes).
+    metadata_max_bytes: int = 2048
+    #: Child-process log files are rotated at this size (bytes), keeping a few.
+    log_max_bytes: int = 10 * 1024 * 1024
+    #: Seconds between scheduled retention runs (``firstpoint purge``) in a running stack.
+    purge_every_seconds: int = 6 * 3600
+    #: Production stack (``firstpoint production``): Rasa replicas and action servers.
+    replicas: int = 2
+    postgres_url: str = "postgresql://postgres@127.0.0.1:5432/firstpoint"
+    #: Where a local production stack keeps its data key when none is given: outside
+    #: ``var_dir`` (FIRSTPOINT_SECRETS_DIR, default ``~/.config/firstpoint``).
+    secrets_dir: Path = Path.home() / ".config" / "firstpoint"
 
     @property
     def sqlite_default(self) -> bool:
@@ -163,7 +186,37 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
             env.get("FIRSTPOINT_BOTFRAMEWORK_TOKEN_URL") or Settings.botframework_token_url
         ),
         botframework_tenant_ids=_items(env.get("FIRSTPOINT_BOTFRAMEWORK_TENANT_IDS")),
+        **_hardening_from_env(env),
     )
+
+
+def _hardening_from_env(env: Mapping[str, str]) -> dict[str, object]:
+    """The hardening / production fields of :class:`Settings` from the environment.
+
+    ``FIRSTPOINT_DATA_KEY_FILE`` names a file holding the data key(s); it is read
+    here (when ``FIRSTPOINT_DATA_KEY`` itself is unset) so the key can live outside
+    the data directory, e.g. a mounted secret.
+    """
+    values: dict[str, object] = {
+        "action_token": secret_from_env("FIRSTPOINT_ACTION_TOKEN", env),
+        "action_host": env.get("FIRSTPOINT_ACTION_HOST") or Settings.action_host,
+        "rasa_api_token": secret_from_env("FIRSTPOINT_RASA_API_TOKEN", env),
+        "api_token": secret_from_env("FIRSTPOINT_API_TOKEN", env),
+        "metadata_max_bytes": int(env.get("FIRSTPOINT_METADATA_MAX_BYTES", "2048")),
+        "log_max_bytes": int(env.get("FIRSTPOINT_LOG_MAX_BYTES", str(Settings.log_max_bytes))),
+        "purge_every_seconds": int(env.get("FIRSTPOINT_PURGE_EVERY_SECONDS",
+                                           str(Settings.purge_every_seconds))),
+        "replicas": int(env.get("FIRSTPOINT_REPLICAS", "2")),
+        "postgres_url": env.get("FIRSTPOINT_POSTGRES_URL") or Settings.postgres_url,
+        "secrets_dir": Path(env.get("FIRSTPOINT_SECRETS_DIR")
+                            or Path(env.get("HOME") or Path.home()) / ".config" / "firstpoint"),
+    }
+    key_file = env.get("FIRSTPOINT_DATA_KEY_FILE")
+    if key_file and not env.get("FIRSTPOINT_DATA_KEY"):
+        path = Path(key_file).resolve()
+        values["data_key_file"] = path
+        values["data_key"] = path.read_text(encoding="ascii").strip() or None
+    return values
 
 
 def secret_from_env(name: str, environ: Mapping[str, str] | None = None) -> str | None:

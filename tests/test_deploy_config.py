@@ -16,7 +16,11 @@ def _production_env(monkeypatch: pytest.MonkeyPatch, **overrides: str) -> None:
         "FIRSTPOINT_PG_USER": "rasa", "FIRSTPOINT_PG_PASSWORD": "secret",
         "FIRSTPOINT_REDIS_HOST": "redis", "FIRSTPOINT_REDIS_PORT": "6379",
         "FIRSTPOINT_RABBITMQ_HOST": "mq", "FIRSTPOINT_RABBITMQ_USER": "u",
-        "FIRSTPOINT_RABBITMQ_PASSWORD": "p",
+        "FIRSTPOINT_RABBITMQ_PASSWORD": "p", "FIRSTPOINT_RABBITMQ_PORT": "5672",
+        "FIRSTPOINT_RABBITMQ_EXCHANGE": "rasa-exchange",
+        "FIRSTPOINT_RABBITMQ_QUEUE": "firstpoint_events",
+        "FIRSTPOINT_REDIS_DB": "1", "FIRSTPOINT_REDIS_PREFIX": "firstpoint",
+        "FIRSTPOINT_ACTION_TOKEN": "t0ken",
     }
     for name, value in {**values, **overrides}.items():
         monkeypatch.setenv(name, value)
@@ -31,10 +35,13 @@ def test_production_endpoints_parse_with_environment(monkeypatch: pytest.MonkeyP
     broker = read_endpoint_config(path, "event_broker")
     lock = read_endpoint_config(path, "lock_store")
     action = read_endpoint_config(path, "action_endpoint")
-    assert tracker and tracker.type == "SQL" and tracker.kwargs["dialect"] == "postgresql"
+    assert tracker and tracker.type == "firstpoint.records.tracker_store.EncryptedSQLTrackerStore"
+    assert tracker.kwargs["dialect"] == "postgresql"
     assert broker and broker.type == "pika" and broker.kwargs["queues"] == ["firstpoint_events"]
     assert lock and lock.type == "redis"
     assert action and action.url == "http://actions:5055/webhook"
+    # the action server token really is substituted (a quoted YAML string was not)
+    assert action.headers == {"Authorization": "Bearer t0ken"}
 
 
 def test_embedded_endpoints_use_the_contact_log_broker(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -42,11 +49,13 @@ def test_embedded_endpoints_use_the_contact_log_broker(monkeypatch: pytest.Monke
 
     monkeypatch.setenv("FIRSTPOINT_ACTION_PORT", "5055")
     monkeypatch.setenv("FIRSTPOINT_TRACKER_DB", "/tmp/t.db")
+    monkeypatch.setenv("FIRSTPOINT_ACTION_TOKEN", "dev-token")
     path = str(ROOT / "endpoints.yml")
     broker = read_endpoint_config(path, "event_broker")
     action = read_endpoint_config(path, "action_endpoint")
     assert broker and broker.type == "firstpoint.events.broker.ContactLogEventBroker"
     assert action and action.url == "http://127.0.0.1:5055/webhook"
+    assert action.headers == {"Authorization": "Bearer dev-token"}
 
 
 @pytest.mark.services

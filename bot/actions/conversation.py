@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.common import conversation_context
@@ -115,4 +115,7 @@ class ActionNotUnderstood(_CouncilAction):
                 "If someone is in danger right now, call 999."
             )
         )
-        return []
+        # Rasa's core fallback (RulePolicy core_fallback_action_name) predicts this
+        # action again after itself when nothing else is confident: without an
+        # explicit listen a first message such as "yes" got ten identical replies.
+        return [FollowupAction("action_listen")]

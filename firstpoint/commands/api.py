@@ -10,16 +10,26 @@ from firstpoint.settings import Settings, get_settings
 
 
 def api_token(args: argparse.Namespace, settings: Settings) -> str | None:
-    """The bearer token: ``--token-file`` contents, else ``settings.api_token`` if it exists.
+    """The bearer token: ``--token-file`` contents, else ``FIRSTPOINT_API_TOKEN``, else
+    the install's own token in ``<var_dir>/api.token`` (made, mode 0600, on first use).
 
-    (Settings has no ``api_token`` field yet; once it gains one it is used here.)
+    Credentials are needed by default; only ``--no-auth`` serves without them.
     """
+    if getattr(args, "no_auth", False):
+        return None
     if args.token_file:
         token = Path(args.token_file).read_text(encoding="utf-8").strip()
         if not token:
             raise ValueError(f"{args.token_file}: the token file is empty")
         return token
-    return getattr(settings, "api_token", None) or None
+    if getattr(settings, "api_token", None):
+        return settings.api_token
+    from firstpoint.secrets import local_secret
+
+    path = Path(settings.var_dir) / "api.token"
+    token = local_secret(path)
+    print(f"firstpoint api: bearer token required on /api/ (in {path})", file=sys.stderr)
+    return token
 
 
 def run_api(args: argparse.Namespace, settings: Settings | None = None) -> int:
@@ -49,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--token-file",
         metavar="FILE",
-        help="file holding the bearer token required on /api/ (default: no token)",
+        help="file holding the bearer token required on /api/ (default: FIRSTPOINT_API_TOKEN, "
+             "else var/api.token, made on first use)",
     )
+    parser.add_argument("--no-auth", action="store_true",
+                        help="serve /api/ WITHOUT a token (a private development port only)")
     parser.set_defaults(func=run_api)

@@ -138,6 +138,18 @@ def _handoffs_for(conversation_id: str, engine: Engine, settings: Settings,
     return [json.loads(json.dumps(asdict(view), default=str)) for view in views]
 
 
+def _tracker_codec(notes: list[str]) -> Any:
+    """The tracker store's event codec (encrypted events), or None without a data key."""
+    from firstpoint.records.crypto import CryptoConfigError
+    from firstpoint.records.tracker_store import codec_from_settings
+
+    try:
+        return codec_from_settings()
+    except CryptoConfigError as exc:
+        notes.append(f"tracker: encrypted events cannot be read: {exc}")
+        return None
+
+
 def _tracker_events_for(sender_id: str, tracker_url: str | None,
                         notes: list[str]) -> list[dict[str, Any]] | None:
     if not tracker_url:
@@ -161,9 +173,11 @@ def _tracker_events_for(sender_id: str, tracker_url: str | None,
     finally:
         engine.dispose()
     events = []
+    codec = _tracker_codec(notes)
     for row in rows:
         try:
-            data = json.loads(row["data"]) if row["data"] else None
+            data = codec.decode(row["data"]) if codec and row["data"] else (
+                json.loads(row["data"]) if row["data"] else None)
         except ValueError:
             data = row["data"]
         events.append({"type_name": row["type_name"], "timestamp": row["timestamp"],
@@ -346,6 +360,25 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
+    """One retention run, or (with ``--every S``) one every S seconds until stopped."""
+    if not args.every:
+        return _purge_once(args)
+    import signal
+    import threading
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    while not stop.is_set():
+        try:
+            _purge_once(args)
+        except Exception as exc:  # noqa: BLE001 - a scheduled run retries next time
+            print(f"purge failed ({type(exc).__name__}: {exc}); retrying in {args.every}s",
+                  file=sys.stderr, flush=True)
+        stop.wait(args.every)
+    return 0
+
+
+def _purge_once(args: argparse.Namespace) -> int:
     settings = get_settings()
     url = args.url or settings.database_url
     try:
@@ -365,6 +398,7 @@ def _purge(args: argparse.Namespace) -> int:
               "closed yet")
     for note in counts["notes"]:
         print(f"note: {note}")
+    sys.stdout.flush()  # a scheduled run (--every) logs each pass as it happens
     return 0
 
 
@@ -404,4 +438,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     purge_parser.add_argument("--tracker-url",
                               help="Rasa SQL tracker store URL (default sqlite:///var/tracker.db)")
     purge_parser.add_argument("--url", help="database URL (default FIRSTPOINT_DATABASE_URL)")
+    purge_parser.add_argument("--every", type=float, metavar="SECONDS",
+                              help="keep running: purge every SECONDS (scheduled retention; "
+                                   "firstpoint run and firstpoint production start this)")
     purge_parser.set_defaults(func=_purge)

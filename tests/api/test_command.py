@@ -18,6 +18,8 @@ def captured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[dict]:
     db = tmp_path / "sub" / "api.db"
     monkeypatch.setenv("FIRSTPOINT_DATABASE_URL", f"sqlite:///{db}")
     monkeypatch.setenv("FIRSTPOINT_API_PORT", "8765")
+    monkeypatch.setenv("FIRSTPOINT_VAR_DIR", str(tmp_path / "var-api"))
+    monkeypatch.delenv("FIRSTPOINT_API_TOKEN", raising=False)
     get_settings.cache_clear()
     seen: dict = {"db": db}
 
@@ -35,7 +37,10 @@ def test_api_defaults_to_settings_port_and_migrates(captured: dict) -> None:
     assert main(["api"]) == 0
     assert (captured["host"], captured["port"]) == ("127.0.0.1", 8765)
     assert isinstance(captured["app"], web.Application)
-    assert API_TOKEN not in captured["app"]
+    # credentials by default (issue 13): a token made for this install, mode 0600
+    token_file = captured["db"].parent.parent / "var-api" / "api.token"
+    assert captured["app"][API_TOKEN] == token_file.read_text(encoding="utf-8").strip()
+    assert token_file.stat().st_mode & 0o077 == 0
     engine = create_engine(f"sqlite:///{captured['db']}")
     assert "contacts" in inspect(engine).get_table_names()
     engine.dispose()
@@ -55,3 +60,8 @@ def test_api_empty_token_file_is_an_error(captured: dict, tmp_path: Path, capsys
     assert main(["api", "--token-file", str(token_file)]) == 2
     assert "token file is empty" in capsys.readouterr().err
     assert "app" not in captured
+
+
+def test_api_no_auth_is_explicit(captured: dict) -> None:
+    assert main(["api", "--no-auth"]) == 0
+    assert API_TOKEN not in captured["app"]
