@@ -16,6 +16,9 @@ import yaml
 
 from knowledge.risk.labels import CORPUS_AUDIENCES, RISK_LABELS
 
+#: The author name of examples taken from Rasa's NLU data.
+NLU_GROUP = "rasa-nlu"
+
 
 class CorpusError(ValueError):
     """A malformed corpus file; the message says the file, the message and the field."""
@@ -140,7 +143,7 @@ def load_nlu_ordinary(path: Path, intents: Iterable[str] = ORDINARY_NLU_INTENTS
         for line in str(block.get("examples") or "").splitlines():
             text = line.strip().removeprefix("- ").strip()
             if text:
-                out.append(LabelledMessage(text, "ordinary", audience, "rasa-nlu", where))
+                out.append(LabelledMessage(text, "ordinary", audience, NLU_GROUP, where))
     return out
 
 

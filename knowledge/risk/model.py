@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from knowledge.risk.corpus import NLU_GROUP
 from knowledge.risk.labels import (
     CASE_ADMIN,
     DISCLOSURE_LABELS,
@@ -107,12 +108,15 @@ def build_features(
 class Targets:
     """Recall targets the thresholds are chosen to meet, out of fold."""
 
-    handoff_recall: float = 0.98
+    handoff_recall: float = 0.97
     check_recall: float = 0.99
     emergency_recall: float = 0.93
     override_precision: float = 0.95
     override_min_hits: int = 10
     regularisation: float = 8.0
+    # Rasa's small-talk and service examples teach "bye" is ordinary without
+    # outweighing the corpus authors' council questions.
+    nlu_weight: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -205,11 +209,19 @@ class RiskModel:
         )
 
 
-def _fit(x: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
+def _fit(
+    x: Any, y: np.ndarray, c: float, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression; classes balanced by their total sample weight."""
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
-    clf.fit(x, y)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=np.float64)
+    totals = np.bincount(y, weights=w, minlength=len(RISK_LABELS))
+    present = totals > 0
+    balance = np.zeros(len(RISK_LABELS))
+    balance[present] = w.sum() / (present.sum() * totals[present])
+    clf = LogisticRegression(C=c, max_iter=3000)
+    clf.fit(x, y, sample_weight=w * balance[y])
     coef = np.zeros((len(RISK_LABELS), x.shape[1]), dtype=np.float64)
     intercept = np.full(len(RISK_LABELS), -30.0)
     for row, cls_index in enumerate(clf.classes_):
@@ -224,7 +236,7 @@ def _folds(groups: Sequence[str], y: np.ndarray, k: int = 5) -> list[np.ndarray]
     g = np.asarray(groups)
     if len(names) >= 3:
         # The NLU examples (no disclosures) stay in every fold's training data.
-        return [np.flatnonzero(g == name) for name in names if name != "rasa-nlu"]
+        return [np.flatnonzero(g == name) for name in names if name != NLU_GROUP]
     order = np.argsort(y, kind="stable")
     return [order[i::k] for i in range(k)]
 
@@ -243,6 +255,7 @@ def out_of_fold(
     groups: Sequence[str],
     c: float,
     texts: Sequence[str] | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Probabilities for every row from a model that never saw that row's fold.
 
@@ -254,7 +267,8 @@ def out_of_fold(
         ngrams = CharNgrams.fit([texts[i] for i in train]) if texts is not None else None
         x_train = _with_ngrams(x[train], ngrams, [texts[i] for i in train] if texts else [])
         x_test = _with_ngrams(x[test], ngrams, [texts[i] for i in test] if texts else [])
-        coef, intercept = _fit(x_train, y[train], c)
+        coef, intercept = _fit(x_train, y[train], c,
+                               None if weights is None else weights[train])
         tmp = RiskModel(RISK_LABELS, coef, intercept, FeatureSpec(), Thresholds(1, 1, 1))
         proba[test] = tmp.proba(x_test)
     return proba
@@ -319,10 +333,11 @@ def train(
     x = build_features(embeddings, pattern_hits, staff, spec)
     y = np.array([RISK_LABELS.index(lab) for lab in labels])
     oof_texts = texts if spec.char_ngrams else None
-    oof = out_of_fold(x, y, groups, targets.regularisation, oof_texts)
+    weights = np.array([targets.nlu_weight if g == NLU_GROUP else 1.0 for g in groups])
+    oof = out_of_fold(x, y, groups, targets.regularisation, oof_texts, weights)
     thresholds = choose_thresholds(oof, y, targets)
     ngrams = CharNgrams.fit(texts) if spec.char_ngrams else None
-    coef, intercept = _fit(_with_ngrams(x, ngrams, texts), y, targets.regularisation)
+    coef, intercept = _fit(_with_ngrams(x, ngrams, texts), y, targets.regularisation, weights)
     trusted, stats = (
         trusted_pattern_categories(pattern_hits, labels, targets) if spec.patterns else ((), {})
     )
