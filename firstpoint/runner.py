@@ -135,6 +135,11 @@ class Stack:
         return f"http://127.0.0.1:{self.settings.api_port}"
 
     @property
+    def console_url(self) -> str:
+        """The supervisor console (served by the API process)."""
+        return f"{self.api_url}/console/"
+
+    @property
     def web_url(self) -> str:
         """The demo council page (embeds the web widget with one script tag)."""
         return f"http://127.0.0.1:{self.settings.web_port}"
@@ -261,7 +266,9 @@ def start_stack(
             [*rasa_command(), "run", "--model", str(model),
              "--endpoints", str(root / "endpoints.yml"),
              "--credentials", str(root / "credentials.yml"),
-             "--port", str(settings.rasa_port), "--interface", "127.0.0.1"],
+             "--port", str(settings.rasa_port), "--interface", "127.0.0.1",
+             # Rasa's HTTP API, token-protected: the console's live takeover uses it
+             "--enable-api", "--auth-token", env["FIRSTPOINT_RASA_API_TOKEN"]],
         )
         spawn("outbox", [sys.executable, "-m", "firstpoint.cli", "outbox", "run",
                          "--interval", "5"])

@@ -58,6 +58,15 @@ vendor_npm socket.io-client 4.8.4 \
 vendor_npm axe-core 4.14.1 \
   'sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==' \
   axe.min.js axe.min.js
+# Supervisor console (firstpoint/console/): GOV.UK Frontend's compiled CSS and JS.
+VENDOR=firstpoint/console/static/vendor
+vendor_npm govuk-frontend 6.6.0 \
+  'sha512-xctkWrQvLnvQt7fyjQ3MGX9S0wz0x0RQuLxCeoXF+s8EjGICG81/DYQGKN5qgO+0KVT12UAaRwUsGY6fulRcRg==' \
+  dist/govuk/govuk-frontend.min.css govuk-frontend.min.css
+vendor_npm govuk-frontend 6.6.0 \
+  'sha512-xctkWrQvLnvQt7fyjQ3MGX9S0wz0x0RQuLxCeoXF+s8EjGICG81/DYQGKN5qgO+0KVT12UAaRwUsGY6fulRcRg==' \
+  dist/govuk/govuk-frontend.min.js govuk-frontend.min.js
+VENDOR=connectors/web/vendor
 
 # Debian's Chromium for the web widget's browser tests (tests/connectors/);
 # nothing downloads a browser. Not needed to run FirstPoint, so only a warning

@@ -36,7 +36,6 @@ def run_api(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Apply migrations, then run the aiohttp app until interrupted."""
     from aiohttp import web
 
-    from firstpoint.api.app import init_app
     from firstpoint.records.migrate import upgrade
 
     settings = settings or get_settings()
@@ -46,7 +45,9 @@ def run_api(args: argparse.Namespace, settings: Settings | None = None) -> int:
         print(f"firstpoint api: error: {exc}", file=sys.stderr)
         return 2
     upgrade(settings.database_url)
-    app = init_app(settings, api_token=token)
+    from firstpoint.console.app import build_app  # the supervisor console at /console/
+
+    app = build_app(settings, api_token=token)
     web.run_app(app, host=args.host, port=args.port or settings.api_port)
     return 0
 

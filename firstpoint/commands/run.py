@@ -46,6 +46,8 @@ def _run(args: argparse.Namespace) -> int:
         f"  Actions:      {stack.action_url}/health\n"
         "  Outbox:       notifications retried every 5s (firstpoint outbox list)\n"
         + (f"  Reports API:  {stack.api_url}/api/reports/summary\n" if not args.no_api else "")
+        + (f"  Console:      {stack.console_url}  (supervisors, officers, analysts; "
+           "accounts: firstpoint users add NAME --role supervisor)\n" if not args.no_api else "")
         + f"  Logs:         {settings.var_dir / 'logs'}\n"
         "Press Ctrl+C to stop.",
         flush=True,

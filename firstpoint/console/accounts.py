@@ -15,6 +15,7 @@ of its sessions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -210,10 +211,8 @@ class Accounts:
             row = s.execute(select(ConsoleUser).where(
                 ConsoleUser.username == username.strip().lower())).scalar_one_or_none()
             if row is None or row.password_hash is None:
-                try:
+                with contextlib.suppress(VerificationError):
                     _HASHER.verify(_DUMMY_HASH, password or "-")
-                except VerificationError:
-                    pass
                 return SignIn(None, "unknown")
             locked = _aware(row.locked_until)
             if locked is not None and locked > now:
