@@ -126,9 +126,9 @@ class RiskAssessor:
         # A disclosure the model is sure of, with danger words the patterns know
         # ("he has a knife"), is an emergency even when the model files it under
         # domestic abuse or safeguarding.
-        # (The model need only be unsure, not sure: "a man with a machete by the play
-        # area" must not wait for a Yes to the safety check.)
-        pattern_emergency = p_risk >= t.check and any(c in EMERGENCY_LABELS for c in hits)
+        # (Not for a merely unsure verdict: danger patterns also fire on idioms such as
+        # "the noise is killing me"; those get the safety check, which starts with 999.)
+        pattern_emergency = p_risk >= t.handoff and any(c in EMERGENCY_LABELS for c in hits)
         if trusted_emergency or pattern_emergency or (
             p_risk >= t.handoff and p_em >= t.emergency
         ):
