@@ -180,9 +180,10 @@ async def takeover_page(request: web.Request) -> web.Response:
         await state.run(state.takeovers.watched, view.id)
     try:
         tracker = await state.rasa.tracker(view.conversation_id)
-        events = [e for e in tracker.get("events") or []
-                  if float(e.get("timestamp") or 0) < view.started_at.timestamp()]
-        history = history_lines(events)
+        events = list(tracker.get("events") or [])
+        pauses = [i for i, e in enumerate(events) if e.get("event") == "pause"]
+        # the turns before this takeover paused the bot (Rasa's own timeline)
+        history = history_lines(events[:pauses[-1]] if pauses else events)
     except RasaError:
         history = []
     lines = await state.run(state.takeovers.lines, view.id)
