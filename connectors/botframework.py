@@ -40,6 +40,7 @@ import json
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -337,6 +338,38 @@ class BotFrameworkOutput(OutputChannel):
         await self._send(dict(json_message))
 
 
+class ProactiveBotFrameworkOutput(OutputChannel):
+    """Messages nobody just asked for (an officer's live reply from the console).
+
+    Rasa's HTTP API sends them through ``get_output_channel()`` with only the sender
+    id; the conversation to post into is the one that sender last wrote from
+    (remembered by :meth:`FirstPointBotFrameworkInput.handle_message`, in memory).
+    """
+
+    @classmethod
+    def name(cls) -> str:
+        """``botframework``."""
+        return "botframework"
+
+    def __init__(self, client: ConnectorClient, addresses: OrderedDict[str, dict[str, Any]]
+                 ) -> None:
+        """Posts with ``client`` into the conversations of ``addresses`` (sender -> activity)."""
+        self.client = client
+        self.addresses = addresses
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """Send ``message`` into the sender's last conversation (dropped, logged, if unknown)."""
+        activity = self.addresses.get(recipient_id)
+        if activity is None:
+            logger.warning("botframework: no conversation known for a proactive message")
+            return
+        await BotFrameworkOutput(self.client, activity).send_response(recipient_id, message)
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        """Text into the sender's last conversation."""
+        await self.send_response(recipient_id, {"text": text})
+
+
 def message_text(activity: dict[str, Any]) -> str:
     """What the staff member said: the text without @mentions, or a card button's payload."""
     raw = activity.get("text")
@@ -394,6 +427,8 @@ class FirstPointBotFrameworkInput(InputChannel):
         self.welcomed = RecentSet()
         self.seen = RecentSet()
         self.tasks = BackgroundTasks()
+        #: sender id -> where they last wrote from (for proactive messages), bounded
+        self.addresses: OrderedDict[str, dict[str, Any]] = OrderedDict()
         if not (app_id and app_password):
             logger.info("botframework: not configured (FIRSTPOINT_BOTFRAMEWORK_*): refused")
 
@@ -433,11 +468,25 @@ class FirstPointBotFrameworkInput(InputChannel):
         text = message_text(activity)
         if not text:
             return
+        self._remember(activity)
         await on_new_message(UserMessage(
             text, out, str(activity["from"]["id"]), input_channel=self.name(),
             message_id=activity.get("id") if isinstance(activity.get("id"), str) else None,
             metadata=self.get_metadata(None, activity),
         ))
+
+    def _remember(self, activity: dict[str, Any]) -> None:
+        """Keep where this sender wrote from, for messages nobody just asked for."""
+        sender = str(activity["from"]["id"])
+        self.addresses[sender] = {key: activity.get(key) for key in
+                                  ("serviceUrl", "conversation", "recipient", "from")}
+        self.addresses.move_to_end(sender)
+        while len(self.addresses) > 10_000:
+            self.addresses.popitem(last=False)
+
+    def get_output_channel(self) -> OutputChannel | None:
+        """Proactive output (used by Rasa's HTTP API for the console's live takeover)."""
+        return ProactiveBotFrameworkOutput(self.client, self.addresses)
 
     async def send_welcome(self, activity: dict[str, Any]) -> None:
         """The welcome message, into the conversation the bot was added to."""

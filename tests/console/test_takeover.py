@@ -155,3 +155,37 @@ async def test_a_new_session_ends_the_takeover(harness: ConsoleHarness) -> None:
             break
         await asyncio.sleep(0.05)
     assert 'data-state="ended"' in page and "bot resumed" in page
+
+
+async def test_teams_officer_messages_go_to_the_senders_conversation() -> None:
+    """Rasa's HTTP API sends an officer's message with only the sender id: the Bot
+    Framework channel posts it into the conversation that sender last wrote from."""
+    from connectors.botframework import FirstPointBotFrameworkInput
+
+    channel = FirstPointBotFrameworkInput("app-id", "secret", "http://127.0.0.1:9/openid",
+                                          "http://127.0.0.1:9/token")
+    posted: list[tuple[str, str, dict, str | None]] = []
+
+    async def send(service_url: str, conversation: str, activity: dict,
+                   reply_to: str | None) -> None:
+        posted.append((service_url, conversation, activity, reply_to))
+
+    channel.client.send = send  # type: ignore[method-assign]
+    activity = {"type": "message", "id": "a1", "text": "hello", "serviceUrl":
+                "https://smba.example/emea", "conversation": {"id": "conv-7"},
+                "from": {"id": "29:staff-1", "name": "Sam"}, "recipient": {"id": "bot"}}
+
+    async def on_new_message(_: object) -> None:
+        return None
+
+    await channel.handle_message(activity, on_new_message)
+    output = channel.get_output_channel()
+    assert output is not None and output.name() == "botframework"
+    await output.send_response("29:staff-1", {"text": "Hello from the officer"})
+    assert posted == [("https://smba.example/emea", "conv-7", {
+        "type": "message", "from": {"id": "bot"}, "recipient": {"id": "29:staff-1",
+                                                                "name": "Sam"},
+        "conversation": {"id": "conv-7"}, "replyToId": None, "textFormat": "plain",
+        "text": "Hello from the officer"}, None)]
+    await output.send_response("29:somebody-else", {"text": "lost"})
+    assert len(posted) == 1  # nobody known: dropped (and logged), never misdelivered
