@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -190,14 +191,14 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     )
 
 
-def _hardening_from_env(env: Mapping[str, str]) -> dict[str, object]:
+def _hardening_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """The hardening / production fields of :class:`Settings` from the environment.
 
     ``FIRSTPOINT_DATA_KEY_FILE`` names a file holding the data key(s); it is read
     here (when ``FIRSTPOINT_DATA_KEY`` itself is unset) so the key can live outside
     the data directory, e.g. a mounted secret.
     """
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "action_token": secret_from_env("FIRSTPOINT_ACTION_TOKEN", env),
         "action_host": env.get("FIRSTPOINT_ACTION_HOST") or Settings.action_host,
         "rasa_api_token": secret_from_env("FIRSTPOINT_RASA_API_TOKEN", env),

@@ -279,7 +279,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 await response.write(b": keep-alive\n\n")
                 beat = time.monotonic()
             await asyncio.sleep(0.5)
-    except (ConnectionResetError, asyncio.CancelledError):
+    except ConnectionResetError:  # the console tab went away
         pass
     return response
 
