@@ -7,13 +7,18 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install run test lint bench kb-check
+.PHONY: install run test lint bench kb-check run-production bench-load
 
 install:
 	@bash scripts/install.sh
 
 run: install
 	$(PY) -m firstpoint.cli run
+
+# The production stack on this machine: nginx, 2 Rasa replicas + 2 action servers,
+# PostgreSQL, Redis lock store, RabbitMQ -> contact-log consumer (README "Production path").
+run-production: install
+	$(PY) -m firstpoint.cli production
 
 test: install
 	@bash scripts/test.sh
@@ -29,3 +34,7 @@ bench: install
 	$(PY) benchmarks/search_benchmark.py
 	$(PY) benchmarks/report_benchmark.py
 	$(PY) benchmarks/risk_benchmark.py --turns 150
+
+# Load test: FirstPoint and a bare Rasa starter bot (trained in the run), 1 and 2 replicas.
+bench-load: install
+	$(PY) benchmarks/load_benchmark.py

@@ -318,7 +318,15 @@ def _consume(args: argparse.Namespace) -> int:
                                settings.rabbitmq_url, queue=args.queue or settings.rabbitmq_queue,
                                retry_seconds=args.retry_seconds)
     try:
-        stats = consumer.run(max_messages=args.max_messages, timeout=args.timeout)
+        if args.max_messages is None and args.timeout is None:
+            import signal
+            import threading
+
+            stopping = threading.Event()
+            signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+            stats = consumer.run_forever(stop=stopping.is_set)
+        else:
+            stats = consumer.run(max_messages=args.max_messages, timeout=args.timeout)
     except KeyboardInterrupt:
         return 130
     finally:

@@ -10,6 +10,12 @@ when the database is unreachable it is returned to the queue (``nack`` with
 requeue) and the consumer waits before trying again, so nothing is lost.
 Messages that are not Rasa events are rejected without requeue. Run ONE consumer
 per queue: the contact log relies on the events of a conversation arriving in order.
+
+Exactly once: each applied body's digest is committed with its fact
+(:mod:`firstpoint.events.dedup`), so a message redelivered after a crash between
+commit and ``ack`` is acknowledged and skipped (``duplicates``). When RabbitMQ
+itself goes away, :meth:`ContactConsumer.run_forever` reconnects (with backoff)
+instead of exiting: unacknowledged messages are redelivered by the broker.
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ class ConsumeStats:
     rejected: int = 0
     requeued: int = 0
     closed_idle: int = 0
+    duplicates: int = 0
+    reconnects: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts as a dict (for printing)."""
@@ -85,7 +93,8 @@ class ContactConsumer:
         return channel
 
     def handle(self, body: bytes) -> str:
-        """Record one message body: ``"recorded"``, ``"ignored"`` or ``"rejected"``.
+        """Record one message body: ``"recorded"``, ``"duplicate"``, ``"ignored"`` or
+        ``"rejected"``.
 
         Raises one of :data:`DB_UNAVAILABLE` when the database cannot be reached.
         """
@@ -101,8 +110,11 @@ class ContactConsumer:
             return "ignored"
         if fact.at is None:
             fact = replace(fact, at=time.time())
-        self.recorder.apply(fact.pseudonymised(self.recorder.key))
-        return "recorded"
+        from firstpoint.events.dedup import body_digest
+
+        applied = self.recorder.apply(fact.pseudonymised(self.recorder.key),
+                                      event_id=body_digest(body))
+        return "recorded" if applied else "duplicate"
 
     def run(self, max_messages: int | None = None, timeout: float | None = None) -> ConsumeStats:
         """Consume until ``max_messages`` were settled or ``timeout`` seconds pass without one.
@@ -110,6 +122,7 @@ class ContactConsumer:
         With neither, runs until interrupted.
         """
         stats = ConsumeStats()
+        self._ensure_dedup_table()
         connection = self.connect(self.amqp_url)
         try:
             channel = self._channel(connection)
@@ -161,10 +174,49 @@ class ContactConsumer:
             channel.basic_ack(method.delivery_tag)
             if result == "recorded":
                 stats.recorded += 1
+            elif result == "duplicate":
+                stats.duplicates += 1
             else:
                 stats.ignored += 1
         stats.messages += 1
         return True
+
+    def _ensure_dedup_table(self) -> None:
+        """Create the exactly-once table on the recorder's database (once per consumer)."""
+        if getattr(self, "_dedup_ready", False):
+            return
+        from firstpoint.events.dedup import ensure_table, forget_older_than
+
+        engine = getattr(self.recorder.session_factory, "kw", {}).get("bind")
+        if engine is not None:
+            ensure_table(engine)
+            forget_older_than(engine)
+        self._dedup_ready = True
+
+    def run_forever(self, stop: Callable[[], bool] = lambda: False,
+                    max_backoff: float = 10.0) -> ConsumeStats:
+        """:meth:`run` again and again, reconnecting when RabbitMQ goes away, until ``stop()``.
+
+        Returns the counts summed over every connection.
+        """
+        import pika.exceptions
+
+        total = ConsumeStats()
+        backoff = 0.5
+        while not stop():
+            try:
+                stats = self.run(timeout=5.0)
+                backoff = 0.5
+            except (pika.exceptions.AMQPError, OSError) as exc:
+                log.warning("RabbitMQ connection lost or refused (%s); reconnecting in %.1fs",
+                            type(exc).__name__, backoff)
+                total.reconnects += 1
+                time.sleep(backoff)
+                backoff = min(backoff * 2, max_backoff)
+                continue
+            for name, value in stats.as_dict().items():
+                setattr(total, name, getattr(total, name) + value)
+        return total
 
     def _sweep(self) -> int:
         try:

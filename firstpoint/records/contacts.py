@@ -396,8 +396,13 @@ class ContactRecorder:
 
     # ------------------------------------------------------------------ apply
 
-    def apply(self, fact: Fact) -> None:
-        """Record one fact (in its own transaction)."""
+    def apply(self, fact: Fact, event_id: str | None = None) -> bool:
+        """Record one fact (in its own transaction); False if ``event_id`` was applied before.
+
+        ``event_id`` (the consumer's digest of a RabbitMQ message body,
+        :mod:`firstpoint.events.dedup`) is stored in the same transaction, so a
+        redelivered message is recorded exactly once.
+        """
         key = self.conversation_key_for(fact)
         state = self._transient(key)
         when = self._when(fact)
@@ -405,22 +410,33 @@ class ContactRecorder:
             state.meta_channel = fact.channel or state.meta_channel
             state.meta_audience = fact.audience or state.meta_audience
             state.meta_language = fact.language or state.meta_language
-            return
+            return True
         with session_scope(self.session_factory) as session:
-            latest = self._latest(session, key)
-            if fact.kind == F.SESSION_STARTED:
-                self._start_session(session, key, latest, when, state)
-                return
-            if latest is None:
-                latest = self._new_contact(session, key, 1, when, state)
-            elif latest.ended_at is not None:
-                self._reopen(session, latest)
-            if when > latest.last_event_at:
-                latest.last_event_at = when
-            handler = getattr(self, f"_on_{fact.kind}", None)
-            if handler is None:
-                raise ValueError(f"unknown fact kind {fact.kind!r}")
-            handler(session, latest, fact, state, when)
+            if event_id is not None:
+                from firstpoint.events.dedup import claim
+
+                if not claim(session, event_id):
+                    return False
+            self._apply_in(session, key, fact, state, when)
+        return True
+
+    def _apply_in(self, session: Session, key: str, fact: Fact, state: _Transient,
+                  when: datetime) -> None:
+        """The body of :meth:`apply`, inside its transaction."""
+        latest = self._latest(session, key)
+        if fact.kind == F.SESSION_STARTED:
+            self._start_session(session, key, latest, when, state)
+            return
+        if latest is None:
+            latest = self._new_contact(session, key, 1, when, state)
+        elif latest.ended_at is not None:
+            self._reopen(session, latest)
+        if when > latest.last_event_at:
+            latest.last_event_at = when
+        handler = getattr(self, f"_on_{fact.kind}", None)
+        if handler is None:
+            raise ValueError(f"unknown fact kind {fact.kind!r}")
+        handler(session, latest, fact, state, when)
 
     def _start_session(self, session: Session, key: str, latest: Contact | None,
                        when: datetime, state: _Transient) -> None:

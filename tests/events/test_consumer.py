@@ -111,11 +111,11 @@ def test_consumer_requeues_while_the_database_is_down(queue, sqlite_url, redacto
     class Outage(ContactRecorder):
         failures = 2
 
-        def apply(self, fact):  # type: ignore[no-untyped-def]
+        def apply(self, fact, event_id=None):  # type: ignore[no-untyped-def]
             if fact.kind == "user" and self.failures:
                 self.failures -= 1
                 raise OperationalError("INSERT", {}, Exception("database is down"))
-            super().apply(fact)
+            return super().apply(fact, event_id)
 
     engine = make_engine(sqlite_url)
     consumer = ContactConsumer(Outage(session_factory(engine), KEY), redactor,
@@ -206,3 +206,21 @@ async def test_events_published_by_rasas_own_pika_broker(queue, sqlite_url, reda
     assert stats.messages == len(events) and stats.recorded == 5
     [contact] = stored(sqlite_url)
     assert contact.outcome == "answered" and contact.user_turns == 1
+
+
+def test_a_redelivered_message_is_recorded_once(queue, sqlite_url, redactor) -> None:
+    """Issue 13: a consumer killed between its commit and its ack gets the message again."""
+    amqp_url, name = queue
+    upgrade(sqlite_url)
+    events = conversation()
+    publish_like_rasa(amqp_url, name, events)
+    publish_like_rasa(amqp_url, name, events)  # every body delivered a second time
+    engine = make_engine(sqlite_url)
+    consumer = ContactConsumer(ContactRecorder(session_factory(engine), KEY), redactor,
+                               amqp_url=amqp_url, queue=name)
+    stats = consumer.run(max_messages=2 * len(events), timeout=10)
+    engine.dispose()
+    [contact] = stored(sqlite_url)
+    assert contact.user_turns == 1  # not 2: the second user event was a duplicate
+    assert stats.duplicates >= 1
+    assert message_count(amqp_url, name) == 0
