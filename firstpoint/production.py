@@ -33,7 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from firstpoint.model import ensure_model, rasa_command, rasa_env
-from firstpoint.runner import Stack, _wait_http, install_secrets, secure_dir, spawn_logged
+from firstpoint.runner import (
+    Stack,
+    _wait_http,
+    action_server_command,
+    install_secrets,
+    secure_dir,
+    spawn_logged,
+)
 from firstpoint.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -315,8 +322,7 @@ def start_production(plan: Plan, *, model: Path | None = None, timeout: float = 
 
     try:
         for i, port in enumerate(plan.action_ports, start=1):
-            spawn(f"actions-{i}", [py, "-m", "firstpoint.actionserver", "--actions",
-                                   "bot.actions", "--host", "127.0.0.1", "--port", str(port)])
+            spawn(f"actions-{i}", action_server_command(port))
         for i, port in enumerate(plan.replica_ports, start=1):
             spawn(f"rasa-{i}", [*rasa_command(), "run", "--model", str(model),
                                 "--endpoints", str(ENDPOINTS),

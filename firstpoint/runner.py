@@ -99,6 +99,12 @@ def install_secrets(settings: Settings) -> dict[str, str]:
     }
 
 
+def action_server_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """How every stack starts an action server: loopback, token required."""
+    return [sys.executable, "-m", "firstpoint.actionserver", "--actions", "bot.actions",
+            "--host", host, "--port", str(port)]
+
+
 def spawn_logged(stack: Stack, name: str, cmd: list[str], *, cwd: Path, env: dict[str, str],
                  log_dir: Path) -> subprocess.Popen:
     """Start ``cmd`` as ``name`` with a private umask and a rotated log in ``log_dir``."""
@@ -256,11 +262,7 @@ def start_stack(
         spawn_logged(stack, name, cmd, cwd=root, env=env, log_dir=log_dir)
 
     try:
-        spawn(
-            "actions",
-            [sys.executable, "-m", "firstpoint.actionserver", "--actions", "bot.actions",
-             "--host", "127.0.0.1", "--port", str(settings.action_port)],
-        )
+        spawn("actions", action_server_command(settings.action_port))
         spawn(
             "rasa",
             [*rasa_command(), "run", "--model", str(model),
