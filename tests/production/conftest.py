@@ -107,7 +107,7 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     require_port("redis")
     base = tmp_path_factory.mktemp("fp-services")
     try:
-        postgres = PrivatePostgres(base / "pg")
+        postgres = PrivatePostgres()
         rabbitmq = PrivateRabbitMQ(base / "mq")
     except RuntimeError as exc:
         service_missing("postgresql/rabbitmq servers", str(exc))
@@ -141,6 +141,9 @@ def prod(services: Services, mailbox: tuple[Mailbox, int],
         smtp_host="127.0.0.1", smtp_port=mailbox[1], rabbitmq_url=services.rabbitmq.url,
         rabbitmq_queue=f"fp_events_{run}", dev_mode=False, purge_every_seconds=3600,
         action_token=None, api_token=None, rasa_api_token=None,
+        # Facebook configured (fuzzing signs half its bodies); its Graph API is a closed port
+        facebook_app_secret="fuzz-app-secret", facebook_verify_token="fuzz-verify",
+        facebook_page_token="fuzz-page", facebook_graph_url="http://127.0.0.1:9",
     )
     plan = Plan.from_settings(
         settings, replicas=2, exchange=f"fp-exchange-{run}", redis_prefix=f"fp{run}",

@@ -45,12 +45,16 @@ def wait_port(port: int, timeout: float, up: bool = True) -> bool:
 class PrivatePostgres:
     """A PostgreSQL cluster of our own (``initdb`` + ``pg_ctl``), trust auth on loopback."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self) -> None:
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
         if not found:
             raise RuntimeError("PostgreSQL server binaries not found (/usr/lib/postgresql)")
         self.bin = Path(found[-1]).parent
-        self.dir = Path(directory)
+        # its own directory straight under the temp dir: the postgres user must reach it
+        # (pytest's temp dirs are private to root)
+        import tempfile
+
+        self.dir = Path(tempfile.mkdtemp(prefix="fp-pg-"))
         self.data = self.dir / "data"
         self.port = free_port()
         self.as_user: list[str] = []
@@ -87,9 +91,10 @@ class PrivatePostgres:
         self._pg_ctl("restart", "-m", "fast")
 
     def stop(self) -> None:
-        """Stop the server (immediate)."""
+        """Stop the server (immediate) and delete its files."""
         with contextlib.suppress(subprocess.SubprocessError):
             self._pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class PrivateRabbitMQ:
