@@ -28,6 +28,7 @@ SETS = {
     "dev": DATA / "risk" / "dev.yml",
     "blind-wave2": DATA / "blind" / "wave2" / "risk.yml",
     "blind-wave2b": DATA / "blind" / "wave2b" / "risk.yml",
+    "blind-wave3": DATA / "blind" / "wave3" / "risk.yml",
     "wave1-disclosures": DATA / "disclosures.yml",
     "wave1-ordinary": DATA / "ordinary_questions.yml",
     "wave1-blind-disclosures": DATA / "blind" / "disclosures.yml",
@@ -89,6 +90,4 @@ def test_safety_floors_through_the_server(say: Say, name: str) -> None:
     if any(o.message.label == "danger" for o in outcomes):
         assert fig["danger_999_first"] == 1.0
     if fig["others"]:
-        # Issue 8's floor is 5 %. Wave 2b's first run gave 8.0 % (docs/wave2-notes.md):
-        # until that is met, it is held to no worse than its first run.
-        assert fig["false_handoff"] <= (0.08 if name == "blind-wave2b" else 0.05)
+        assert fig["false_handoff"] <= 0.05

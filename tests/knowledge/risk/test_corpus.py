@@ -22,6 +22,7 @@ EVALUATION_SETS = [
     DATA / "risk" / "dev.yml",
     DATA / "blind" / "wave2" / "risk.yml",
     DATA / "blind" / "wave2b" / "risk.yml",
+    DATA / "blind" / "wave3" / "risk.yml",
     DATA / "disclosures.yml",
     DATA / "ordinary_questions.yml",
     DATA / "blind" / "disclosures.yml",
@@ -39,7 +40,7 @@ def test_the_corpus_is_large_varied_and_from_several_authors() -> None:
     messages = load_corpus([CORPUS])
     assert len(messages) >= 2000
     authors = Counter(m.author for m in messages)
-    assert len(authors) >= 4 and min(authors.values()) >= 300
+    assert len(authors) >= 5 and min(authors.values()) >= 300
     labels = Counter(m.label for m in messages)
     assert set(labels) == set(RISK_LABELS)
     assert min(labels.values()) >= 120
@@ -54,7 +55,7 @@ def test_no_evaluation_sentence_is_in_the_training_corpus(path: Path) -> None:
     assert leaked == []
 
 
-@pytest.mark.parametrize("name", ["wave2", "wave2b"])
+@pytest.mark.parametrize("name", ["wave2", "wave2b", "wave3"])
 def test_the_blind_sets_are_half_disclosures(name: str) -> None:
     blind = load_labelled_set(DATA / "blind" / name / "risk.yml")
     disclosures = sum(m.label in DISCLOSURE_LABELS for m in blind)
