@@ -34,8 +34,12 @@ pytestmark = [pytest.mark.production, pytest.mark.services]
 FB_SECRET = "fuzz-app-secret"
 COUNTS = {"rest": 4000, "facebook": 1500, "botframework": 1500, "socketio": 1500,
           "reports": 1500, "console": 1000}
-FUZZ = settings(max_examples=1, deadline=None, database=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
+
+
+def fuzz(target: str) -> Any:
+    """Hypothesis settings for one target: ``COUNTS[target]`` examples, one request each."""
+    return settings(max_examples=COUNTS[target], deadline=None, database=None,
+                    derandomize=True, suppress_health_check=list(HealthCheck))
 
 # ----------------------------------------------------------------------------- strategies
 
@@ -192,15 +196,14 @@ def _finish(prod: Any, sender: Sender, name: str) -> None:
 def test_fuzz_rest(prod: Any) -> None:
     sender = Sender(prod.rasa_url)
 
-    @FUZZ
+    @fuzz("rest")
     @given(st.data())
     def run(data: Any) -> None:
-        for _ in range(COUNTS["rest"]):
-            body = data.draw(json_bodies(REST_SHAPE))
-            ctype = data.draw(st.sampled_from(["application/json", "text/plain", "",
-                                               "application/json; charset=latin-1"]))
-            sender.submit("POST", "/webhooks/rest/webhook", body,
-                          {"Content-Type": ctype} if ctype else {})
+        body = data.draw(json_bodies(REST_SHAPE))
+        ctype = data.draw(st.sampled_from(["application/json", "text/plain", "",
+                                           "application/json; charset=latin-1"]))
+        sender.submit("POST", "/webhooks/rest/webhook", body,
+                      {"Content-Type": ctype} if ctype else {})
 
     run()
     _finish(prod, sender, "rest")
@@ -209,24 +212,23 @@ def test_fuzz_rest(prod: Any) -> None:
 def test_fuzz_facebook(prod: Any) -> None:
     sender = Sender(prod.rasa_url)
 
-    @FUZZ
+    @fuzz("facebook")
     @given(st.data())
     def run(data: Any) -> None:
-        for _ in range(COUNTS["facebook"]):
-            if data.draw(st.integers(0, 5)) == 0:
-                query = _query(data.draw, ["hub.mode", "hub.verify_token", "hub.challenge"])
-                sender.submit("GET", f"/webhooks/facebook/webhook?{query}")
-                continue
-            body = data.draw(json_bodies(FB_SHAPE))
-            if data.draw(st.booleans()):
-                signature = "sha256=" + hmac.new(FB_SECRET.encode(), body,
-                                                 hashlib.sha256).hexdigest()
-            else:
-                signature = data.draw(odd_text).encode("utf-8", "surrogatepass")\
-                    .decode("latin-1")
-            sender.submit("POST", "/webhooks/facebook/webhook", body,
-                          {"Content-Type": "application/json",
-                           "X-Hub-Signature-256": signature.replace("\r", "").replace("\n", "")})
+        if data.draw(st.integers(0, 5)) == 0:
+            query = _query(data.draw, ["hub.mode", "hub.verify_token", "hub.challenge"])
+            sender.submit("GET", f"/webhooks/facebook/webhook?{query}")
+            return
+        body = data.draw(json_bodies(FB_SHAPE))
+        if data.draw(st.booleans()):
+            signature = "sha256=" + hmac.new(FB_SECRET.encode(), body,
+                                             hashlib.sha256).hexdigest()
+        else:
+            signature = data.draw(odd_text).encode("utf-8", "surrogatepass")\
+                .decode("latin-1")
+        sender.submit("POST", "/webhooks/facebook/webhook", body,
+                      {"Content-Type": "application/json",
+                       "X-Hub-Signature-256": signature.replace("\r", "").replace("\n", "")})
 
     run()
     _finish(prod, sender, "facebook")
@@ -235,19 +237,18 @@ def test_fuzz_facebook(prod: Any) -> None:
 def test_fuzz_botframework(prod: Any) -> None:
     sender = Sender(prod.rasa_url)
 
-    @FUZZ
+    @fuzz("botframework")
     @given(st.data())
     def run(data: Any) -> None:
-        for _ in range(COUNTS["botframework"]):
-            body = data.draw(json_bodies(BF_SHAPE))
-            auth = data.draw(st.sampled_from([
-                "", "Bearer ", "Bearer x.y.z", "Basic Zm9vOmJhcg==",
-                "Bearer eyJhbGciOiJub25lIn0.eyJhdWQiOiJ4In0.",
-                "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.e30.c2ln"]))
-            headers = {"Content-Type": "application/json"}
-            if auth:
-                headers["Authorization"] = auth
-            sender.submit("POST", "/webhooks/botframework/webhook", body, headers)
+        body = data.draw(json_bodies(BF_SHAPE))
+        auth = data.draw(st.sampled_from([
+            "", "Bearer ", "Bearer x.y.z", "Basic Zm9vOmJhcg==",
+            "Bearer eyJhbGciOiJub25lIn0.eyJhdWQiOiJ4In0.",
+            "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6IngifQ.e30.c2ln"]))
+        headers = {"Content-Type": "application/json"}
+        if auth:
+            headers["Authorization"] = auth
+        sender.submit("POST", "/webhooks/botframework/webhook", body, headers)
 
     run()
     _finish(prod, sender, "botframework")
@@ -256,21 +257,20 @@ def test_fuzz_botframework(prod: Any) -> None:
 def test_fuzz_socketio(prod: Any) -> None:
     sender = Sender(prod.rasa_url)
 
-    @FUZZ
+    @fuzz("socketio")
     @given(st.data())
     def run(data: Any) -> None:
-        for _ in range(COUNTS["socketio"]):
-            query = _query(data.draw, ["EIO", "transport", "sid", "t", "j"])
-            if data.draw(st.booleans()):
-                query = "EIO=4&transport=polling&" + query
-            if data.draw(st.booleans()):
-                sender.submit("GET", f"/socket.io/?{query}")
-            else:
-                body = data.draw(st.one_of(st.binary(max_size=2048), json_bodies({
-                    "type": "user_uttered", "message": "hi", "session_id": "s"})))
-                packet = data.draw(st.sampled_from([b"", b"4", b"40", b"42", b"2", b"6"]))
-                sender.submit("POST", f"/socket.io/?{query}", packet + body,
-                              {"Content-Type": "text/plain;charset=UTF-8"})
+        query = _query(data.draw, ["EIO", "transport", "sid", "t", "j"])
+        if data.draw(st.booleans()):
+            query = "EIO=4&transport=polling&" + query
+        if data.draw(st.booleans()):
+            sender.submit("GET", f"/socket.io/?{query}")
+        else:
+            body = data.draw(st.one_of(st.binary(max_size=2048), json_bodies({
+                "type": "user_uttered", "message": "hi", "session_id": "s"})))
+            packet = data.draw(st.sampled_from([b"", b"4", b"40", b"42", b"2", b"6"]))
+            sender.submit("POST", f"/socket.io/?{query}", packet + body,
+                          {"Content-Type": "text/plain;charset=UTF-8"})
 
     run()
     _finish(prod, sender, "socketio")
@@ -280,17 +280,16 @@ def test_fuzz_reports_api(prod: Any) -> None:
     sender = Sender(prod.rasa_url)
     token = prod.secrets["FIRSTPOINT_API_TOKEN"]
 
-    @FUZZ
+    @fuzz("reports")
     @given(st.data())
     def run(data: Any) -> None:
-        for _ in range(COUNTS["reports"]):
-            endpoint = data.draw(st.sampled_from(["summary", "demand", "topics", "", "x",
-                                                  "summary/..", "%00"]))
-            query = _query(data.draw, ["from", "to", "channel", "audience", "group_by", "top"])
-            auth = data.draw(st.sampled_from([f"Bearer {token}", f"Bearer {token}",
-                                              "", "Bearer wrong", f"bearer {token}"]))
-            headers = {"Authorization": auth} if auth else {}
-            sender.submit("GET", f"/api/reports/{endpoint}?{query}", None, headers)
+        endpoint = data.draw(st.sampled_from(["summary", "demand", "topics", "", "x",
+                                              "summary/..", "%00"]))
+        query = _query(data.draw, ["from", "to", "channel", "audience", "group_by", "top"])
+        auth = data.draw(st.sampled_from([f"Bearer {token}", f"Bearer {token}",
+                                          "", "Bearer wrong", f"bearer {token}"]))
+        headers = {"Authorization": auth} if auth else {}
+        sender.submit("GET", f"/api/reports/{endpoint}?{query}", None, headers)
 
     run()
     _finish(prod, sender, "reports")
@@ -306,19 +305,18 @@ def test_fuzz_console(prod: Any) -> None:
             pytest.skip("the supervisor console is not mounted on the API app in this checkout")
     sender = Sender(prod.api_url)
 
-    @FUZZ
+    @fuzz("console")
     @given(st.data())
     def run(data: Any) -> None:
-        for _ in range(COUNTS["console"]):
-            path = data.draw(st.sampled_from(["", "login", "logout", "conversations",
-                                              "handoffs", "x", "static/console.css"]))
-            if data.draw(st.booleans()):
-                body = _query(data.draw, ["username", "password", "csrf_token", "next"])
-                sender.submit("POST", f"/console/{path}", body.encode(),
-                              {"Content-Type": "application/x-www-form-urlencoded",
-                               "Cookie": f"fp_console={_path(data.draw(odd_text))}"})
-            else:
-                sender.submit("GET", f"/console/{path}?{_query(data.draw, ['q', 'page'])}")
+        path = data.draw(st.sampled_from(["", "login", "logout", "conversations",
+                                          "handoffs", "x", "static/console.css"]))
+        if data.draw(st.booleans()):
+            body = _query(data.draw, ["username", "password", "csrf_token", "next"])
+            sender.submit("POST", f"/console/{path}", body.encode(),
+                          {"Content-Type": "application/x-www-form-urlencoded",
+                           "Cookie": f"fp_console={_path(data.draw(odd_text))}"})
+        else:
+            sender.submit("GET", f"/console/{path}?{_query(data.draw, ['q', 'page'])}")
 
     run()
     _finish(prod, sender, "console")
