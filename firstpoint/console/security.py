@@ -3,7 +3,7 @@
 * **Headers** on every response: a Content Security Policy with no
   ``unsafe-inline`` (scripts, styles, images, fonts and connections from the
   console's own origin only; ``frame-ancestors 'none'``; ``form-action 'self'``),
-  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: no-referrer``,
+  ``X-Content-Type-Options: nosniff``, ``Referrer-Policy: same-origin``,
   ``X-Frame-Options: DENY``, a closed ``Permissions-Policy``, ``Cross-Origin-Opener-
   Policy: same-origin`` and ``Cache-Control: no-store`` on every page.
 * **Sessions**: an ``HttpOnly``, ``SameSite=Strict`` cookie (``Secure`` and the
@@ -47,7 +47,9 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self';
 SVG_CSP = "default-src 'none'; frame-ancestors 'self'"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on
+    # the console's own form posts, which the cross-site check must refuse
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     "Cross-Origin-Opener-Policy": "same-origin",

@@ -357,7 +357,7 @@ async def test_security_headers_and_cookie_flags(harness: ConsoleHarness) -> Non
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    assert r.headers["Referrer-Policy"] == "no-referrer"
+    assert r.headers["Referrer-Policy"] == "same-origin"
     assert r.headers["Cache-Control"] == "no-store"
     login = await h.login("sam")
     cookie = login.headers["Set-Cookie"]

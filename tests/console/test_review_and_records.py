@@ -161,3 +161,35 @@ async def test_charts_are_svg_without_inline_styles(harness: ConsoleHarness) -> 
     csv_text = await (await h.client.get("/console/reports.csv?from=2025-01-01&to=2027-12-31")
                       ).text()
     assert csv_text.startswith("section,dimension,key,metric,value")
+
+
+def test_firstpoint_api_serves_the_console(tmp_path: Path) -> None:
+    """The process `firstpoint run` starts for the API also serves the console."""
+    import time
+    import urllib.request
+
+    from tests.connectors.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "FIRSTPOINT_VAR_DIR": str(tmp_path),
+           "FIRSTPOINT_DATABASE_URL": f"sqlite:///{tmp_path / 'api.db'}"}
+    env.pop("FIRSTPOINT_DATA_KEY", None)
+    proc = subprocess.Popen([sys.executable, "-m", "firstpoint.cli", "api", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/console/login",  # noqa: S310
+                                            timeout=2) as resp:
+                    body = resp.read().decode()
+                    csp = resp.headers["Content-Security-Policy"]
+                break
+            except OSError:
+                assert proc.poll() is None, "firstpoint api exited"
+                assert time.monotonic() < deadline, "the console did not answer"
+                time.sleep(0.5)
+        assert "Sign in" in body and "unsafe-inline" not in csp
+    finally:
+        proc.terminate()
+        proc.wait(20)
