@@ -96,7 +96,7 @@ def test_malformed_requests_get_a_clear_error(stack, body: bytes, status: int, s
     [
         "x" * 5000,
         "🙂" * 500 + " can you book my travel",
-        "\u202e\u0000\u200b hello \ufeff",
+        "\u202e\u200b hello \ufeff",
         "Ｃａｎ ｂｕｓｉｎｅｓｓ ｓｕｐｐｏｒｔ ｄｏ ｔｈｅ ｐｏｓｔ？",
         "ｈｅｌｌｏ\u0301\u0301 \U0001f600",
     ],
@@ -105,3 +105,12 @@ def test_huge_or_odd_unicode_messages_get_a_reply(say: Say, text: str) -> None:
     messages = say(text)
     # a real reply, not just a well-formed empty list (issue 10)
     assert messages and all(str(m.get("text") or "").strip() for m in messages)
+
+
+def test_a_nul_byte_gets_a_clear_400(say: Say) -> None:
+    """NUL bytes are refused with a 4xx naming the problem (issue 13), not stored."""
+    import urllib.error
+
+    with pytest.raises(urllib.error.HTTPError) as err:
+        say("\u202e\u0000\u200b hello \ufeff")
+    assert err.value.code == 400
