@@ -515,7 +515,7 @@ class FirstPointBotFrameworkInput(InputChannel):
                                      status=401)
             try:
                 activity = json.loads(request.body or b"")
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: too deep
                 return response.json({"error": "the body must be JSON"}, status=400)
             if not isinstance(activity, dict):
                 return response.json({"error": "the body must be a JSON object"}, status=400)

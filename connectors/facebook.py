@@ -75,7 +75,11 @@ def valid_signature(app_secret: str | None, body: bytes, header: str | None) -> 
     """Whether ``header`` is the right ``X-Hub-Signature-256`` for ``body`` (constant time)."""
     if not app_secret or not header:
         return False
-    return hmac.compare_digest(expected_signature(app_secret, body).encode(), header.encode())
+    try:
+        given = header.encode("ascii")
+    except UnicodeEncodeError:  # a signature is ASCII hex; anything else is wrong
+        return False
+    return hmac.compare_digest(expected_signature(app_secret, body).encode(), given)
 
 
 @dataclass(frozen=True)
@@ -349,7 +353,7 @@ class FirstPointFacebookInput(FacebookInput):
                 return response.text("forbidden", status=403)
             try:
                 payload = json.loads(body)
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: too deep
                 return response.text("the body must be JSON", status=400)
             fresh = [m for m in incoming_messages(payload)
                      if m.message_id is None or self.seen.add(m.message_id)]

@@ -30,6 +30,7 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.core.lock_store import LockError
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -203,6 +204,15 @@ class FirstPointRestInput(RestInput):
                     UserMessage(
                         text, collector, sender, input_channel=self.name(), metadata=metadata
                     )
+                )
+            except LockError:
+                # this conversation is still busy with earlier messages (one sender
+                # flooding): a client condition, not a server fault
+                logger.warning("conversation %s busy: lock not acquired", sender)
+                return response.json(
+                    {"error": "this conversation is still answering earlier messages; "
+                              "send the next one after the reply"},
+                    status=429, headers={"Retry-After": "2"},
                 )
             except Exception:  # noqa: BLE001 - the client gets a clear error, we keep the log
                 logger.exception("message from %s could not be handled", sender)

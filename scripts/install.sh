@@ -81,6 +81,18 @@ if [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# Debian's nginx for the production stack (firstpoint production, tests/production).
+# Not needed for `make run`, so only a warning when it cannot be installed here.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "install: installing system packages: nginx (production stack)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+  else
+    echo "install: nginx is missing: the production stack needs it (as root: apt-get install nginx-light)" >&2
+  fi
+fi
+
 stamp="$VENV/.firstpoint-installed"
 want=$(cat requirements/*.txt pyproject.toml | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then

@@ -144,6 +144,12 @@ def prod(services: Services, mailbox: tuple[Mailbox, int],
         # Facebook configured (fuzzing signs half its bodies); its Graph API is a closed port
         facebook_app_secret="fuzz-app-secret", facebook_verify_token="fuzz-verify",
         facebook_page_token="fuzz-page", facebook_graph_url="http://127.0.0.1:9",
+        # Bot Framework configured too, so its body parser is reached; its OpenID
+        # metadata and token endpoints are closed local ports
+        botframework_app_id="fuzz-app-id", botframework_app_password="fuzz-password",
+        botframework_openid_url="http://127.0.0.1:9/openid",
+        botframework_token_url="http://127.0.0.1:9/token",
+        botframework_tenant_ids=("fuzz-tenant",),
     )
     plan = Plan.from_settings(
         settings, replicas=2, exchange=f"fp-exchange-{run}", redis_prefix=f"fp{run}",

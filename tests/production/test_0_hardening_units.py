@@ -249,3 +249,55 @@ def test_the_action_server_refuses_to_start_without_a_token() -> None:
     done = subprocess.run([sys.executable, "-m", "firstpoint.actionserver", "--port", "1"],
                           env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and "FIRSTPOINT_ACTION_TOKEN" in done.stderr
+
+
+# --------------------------------------------------------------------------- fuzz findings
+# Found by tests/production/test_2_fuzz.py (each a 500 or 503 before its fix).
+
+
+def test_a_non_ascii_facebook_signature_is_refused_not_a_500() -> None:
+    from connectors.facebook import valid_signature
+
+    assert valid_signature("secret", b"{}", "sha256=\udcff\udcfe") is False
+    assert valid_signature("secret", b"{}", "sha256=é") is False
+
+
+def _route(blueprint: object, uri: str, method: str):  # noqa: ANN202 - a sanic handler
+    for route in blueprint._future_routes:  # type: ignore[attr-defined]
+        if route.uri == uri and method in route.methods:
+            return route.handler
+    raise AssertionError(f"no {method} {uri}")
+
+
+class _Request:
+    def __init__(self, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.body = body
+        self.headers = headers or {}
+        self.args: dict[str, str] = {}
+
+
+async def test_deep_json_to_facebook_is_a_400_not_a_500() -> None:
+    import hashlib
+    import hmac
+
+    from connectors.facebook import FirstPointFacebookInput
+
+    channel = FirstPointFacebookInput("verify", "secret", "page", graph_url="http://127.0.0.1:9")
+    handler = _route(channel.blueprint(lambda _m: None), "/webhook", "POST")  # type: ignore
+    body = b"[" * 5000 + b"]" * 5000
+    signature = "sha256=" + hmac.new(b"secret", body, hashlib.sha256).hexdigest()
+    resp = await handler(_Request(body, {"X-Hub-Signature-256": signature}))
+    assert resp.status == 400
+
+
+async def test_a_busy_conversation_gets_429_not_503() -> None:
+    from rasa.core.lock_store import LockError
+
+    from connectors.rest import FirstPointRestInput
+
+    async def busy(_message: object) -> None:
+        raise LockError("Could not acquire lock for conversation_id 'x'.")
+
+    handler = _route(FirstPointRestInput().blueprint(busy), "/webhook", "POST")
+    resp = await handler(_Request(b'{"sender": "x", "message": "hello"}'))
+    assert resp.status == 429
