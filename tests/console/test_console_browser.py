@@ -42,7 +42,10 @@ GOVUK = PROJECT_ROOT / "firstpoint" / "console" / "static" / "vendor" / "govuk-f
 RESULTS = PROJECT_ROOT / "results" / "console"
 HANDOFF_OPENING = "I need to speak to my social worker about my case"
 HANDOFF_ANSWERS = ("skip", "skip", "no contact", "yes")
-GIBBERISH = "zorblat frimble quaxing the wibbleton"
+#: Not understood by the assistant (as in tests/conversation/test_contact_log.py); the
+#: contact log keeps it redacted, so the review queue shows "[EMAIL]", never the address.
+GIBBERISH = "qwzx plorp vrrm"
+NOT_UNDERSTOOD = GIBBERISH + " jo.bloggs@example.com"
 BOT = "document.querySelectorAll('.fpw-msg--bot').length"
 IDLE = "document.querySelector('.fpw-typing').hidden"
 
@@ -161,8 +164,11 @@ def _axe(page: Any, label: str) -> list[dict]:
     return [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
 
 
-def _check_page(page: Any, label: str) -> None:
-    """axe at 1280 px and 320 px (reflow), a screenshot, and no script errors."""
+def _check_page(page: Any, label: str, status: int = 200) -> None:
+    """axe at 1280 px and 320 px (reflow), a screenshot, and no script errors.
+
+    ``status``: the page's own HTTP status (Chromium logs a 4xx page as an error).
+    """
     assert _axe(page, label) == [], label
     page.screenshot(RESULTS / f"{label}.png")
     page.viewport(320, 800)
@@ -170,7 +176,9 @@ def _check_page(page: Any, label: str) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= 320 + 1"), \
         f"{label} scrolls sideways at 320 px"
     page.viewport(1280, 900)
-    errors = [e for e in page.errors if "favicon" not in e]
+    own = f"status of {status} " if status >= 400 else None
+    errors = [e for e in page.errors if not (own and own in e)]
+    page.errors.clear()
     assert errors == [], errors
 
 
@@ -231,6 +239,14 @@ def _accounts(live: Live, team: str) -> None:
 
 def test_sign_in_takeover_handoff_reports_and_review(live: Live) -> None:
     caller, officer = live.caller, live.officer
+    # a message the assistant does not understand, for the review queue (REST channel)
+    import urllib.request
+
+    request = urllib.request.Request(live.stack.webhook_url, data=json.dumps(
+        {"sender": "console-review-1", "message": NOT_UNDERSTOOD}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=120) as resp:  # noqa: S310 - localhost
+        assert resp.status == 200
     # the caller asks for a person through the widget and gets a reference
     caller.navigate(live.stack.web_url + "/")
     caller.wait_for("document.querySelector('.fpw-launcher')", what="the launcher")
@@ -300,7 +316,6 @@ def test_sign_in_takeover_handoff_reports_and_review(live: Live) -> None:
     assert "back with FirstPoint" in _bot_texts(caller)[-1]
     _say(caller, "whats the phone number for the council")
     assert any("01632 960000" in t for t in _bot_texts(caller)[-3:])
-    _say(caller, GIBBERISH)  # for the review queue
     caller.screenshot(RESULTS / "widget-after-takeover.png")
 
     # work the handoff from new to closed; the transcript records who spoke
@@ -316,7 +331,7 @@ def test_sign_in_takeover_handoff_reports_and_review(live: Live) -> None:
     _submit(officer, "#save-status")
     assert "Enter a note saying how the handoff was closed" in officer.evaluate(
         "document.querySelector('.govuk-error-summary').innerText")
-    _check_page(officer, "handoff-error")
+    _check_page(officer, "handoff-error", status=400)
     officer.evaluate("document.querySelector('#status-closed').checked = true")
     _fill(officer, "#note", "Spoke to the caller; passed to the duty social worker.")
     _submit(officer, "#save-status")
@@ -341,6 +356,7 @@ def test_sign_in_takeover_handoff_reports_and_review(live: Live) -> None:
             break
         assert time.monotonic() < deadline, "the not-understood message never reached review"
         time.sleep(2)
+    assert "jo.bloggs" not in officer.evaluate("document.body.innerText")
     _check_page(officer, "review")
     group = officer.evaluate(
         "[...document.querySelectorAll('form.fp-review-group')].findIndex(f => "
