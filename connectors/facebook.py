@@ -101,13 +101,16 @@ def incoming_messages(payload: Any) -> list[Incoming]:
     found: list[Incoming] = []
     if not isinstance(payload, dict) or payload.get("object") != "page":
         return found
-    for entry in payload.get("entry") or []:
+    entries = payload.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
         if not isinstance(entry, dict):
             continue
-        for event in entry.get("messaging") or []:
+        events = entry.get("messaging")
+        for event in events if isinstance(events, list) else []:
             if not isinstance(event, dict):
                 continue
-            sender = (event.get("sender") or {}).get("id")
+            sender_obj = event.get("sender")
+            sender = sender_obj.get("id") if isinstance(sender_obj, dict) else None
             if not isinstance(sender, str) or not PSID_RE.match(sender):
                 continue
             message, postback = event.get("message"), event.get("postback")

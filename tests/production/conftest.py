@@ -125,7 +125,19 @@ def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
 
 
 @pytest.fixture(scope="package")
-def prod(services: Services, mailbox: tuple[Mailbox, int],
+def fakes() -> Iterator[Any]:
+    """Fake Graph API and Bot Framework (OpenID metadata, keys, tokens) on loopback."""
+    from tests.connectors.fakes import FakeServices
+
+    services = FakeServices().start()
+    try:
+        yield services
+    finally:
+        services.stop()
+
+
+@pytest.fixture(scope="package")
+def prod(services: Services, mailbox: tuple[Mailbox, int], fakes: Any,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The running production stack (:class:`firstpoint.production.ProductionStack`)."""
     from firstpoint.production import Plan, start_production
@@ -141,15 +153,14 @@ def prod(services: Services, mailbox: tuple[Mailbox, int],
         smtp_host="127.0.0.1", smtp_port=mailbox[1], rabbitmq_url=services.rabbitmq.url,
         rabbitmq_queue=f"fp_events_{run}", dev_mode=False, purge_every_seconds=3600,
         action_token=None, api_token=None, rasa_api_token=None,
-        # Facebook configured (fuzzing signs half its bodies); its Graph API is a closed port
+        # Facebook and the Bot Framework configured against the fakes (tests/connectors/
+        # fakes.py), so fuzzing reaches the parsers behind their signature / token checks
         facebook_app_secret="fuzz-app-secret", facebook_verify_token="fuzz-verify",
-        facebook_page_token="fuzz-page", facebook_graph_url="http://127.0.0.1:9",
-        # Bot Framework configured too, so its body parser is reached; its OpenID
-        # metadata and token endpoints are closed local ports
+        facebook_page_token="fuzz-page", facebook_graph_url=fakes.graph_url,
         botframework_app_id="fuzz-app-id", botframework_app_password="fuzz-password",
-        botframework_openid_url="http://127.0.0.1:9/openid",
-        botframework_token_url="http://127.0.0.1:9/token",
-        botframework_tenant_ids=("fuzz-tenant",),
+        botframework_openid_url=f"{fakes.url}/openid",
+        botframework_token_url=f"{fakes.url}/token",
+        botframework_tenant_ids=(),
     )
     plan = Plan.from_settings(
         settings, replicas=2, exchange=f"fp-exchange-{run}", redis_prefix=f"fp{run}",

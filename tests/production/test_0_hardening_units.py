@@ -301,3 +301,15 @@ async def test_a_busy_conversation_gets_429_not_503() -> None:
     handler = _route(FirstPointRestInput().blueprint(busy), "/webhook", "POST")
     resp = await handler(_Request(b'{"sender": "x", "message": "hello"}'))
     assert resp.status == 429
+
+
+@pytest.mark.parametrize("payload", [
+    {"object": "page", "entry": 1.5},
+    {"object": "page", "entry": "abc"},
+    {"object": "page", "entry": [{"messaging": 7}]},
+    {"object": "page", "entry": [{"messaging": [{"sender": ["x"], "message": {"text": "hi"}}]}]},
+])
+def test_odd_facebook_payload_shapes_are_skipped_not_a_500(payload: dict) -> None:
+    from connectors.facebook import incoming_messages
+
+    assert incoming_messages(payload) == []
