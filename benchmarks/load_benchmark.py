@@ -95,6 +95,7 @@ def bare_endpoints(directory: Path) -> Path:
     text = ENDPOINTS.read_text(encoding="utf-8")
     text = text.replace("type: firstpoint.records.tracker_store.EncryptedSQLTrackerStore",
                         "type: SQL")
+    text = text.replace("type: firstpoint.events.pika.OrderedPikaEventBroker", "type: pika")
     text = text.replace("  # a PostgreSQL restart delays a turn by up to this long instead of "
                         "losing it\n  retry_seconds: 30\n", "")
     path = directory / "endpoints.bare.yml"

@@ -37,7 +37,8 @@ def test_production_endpoints_parse_with_environment(monkeypatch: pytest.MonkeyP
     action = read_endpoint_config(path, "action_endpoint")
     assert tracker and tracker.type == "firstpoint.records.tracker_store.EncryptedSQLTrackerStore"
     assert tracker.kwargs["dialect"] == "postgresql"
-    assert broker and broker.type == "pika" and broker.kwargs["queues"] == ["firstpoint_events"]
+    assert broker and broker.type == "firstpoint.events.pika.OrderedPikaEventBroker"
+    assert broker.kwargs["queues"] == ["firstpoint_events"]
     assert lock and lock.type == "redis"
     assert action and action.url == "http://actions:5055/webhook"
     # the action server token really is substituted (a quoted YAML string was not)

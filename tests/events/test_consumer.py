@@ -224,3 +224,38 @@ def test_a_redelivered_message_is_recorded_once(queue, sqlite_url, redactor) -> 
     assert contact.user_turns == 1  # not 2: the second user event was a duplicate
     assert stats.duplicates >= 1
     assert message_count(amqp_url, name) == 0
+
+
+async def test_the_ordered_broker_keeps_order_across_an_outage() -> None:
+    """Issue 13: after RabbitMQ came back, Rasa's broker republished held events AFTER
+    newer ones; the contact log split a conversation in two. Ours waits and keeps order."""
+    import asyncio
+
+    from firstpoint.events.pika import OrderedPikaEventBroker
+
+    class Exchange:
+        def __init__(self) -> None:
+            self.down = True
+            self.bodies: list[dict] = []
+
+        async def publish(self, message, routing_key):  # type: ignore[no-untyped-def]
+            if self.down:
+                raise ConnectionError("RabbitMQ is down")
+            self.bodies.append(json.loads(message.body))
+
+    broker = OrderedPikaEventBroker("127.0.0.1", "guest", "guest", queues=["q"],
+                                    event_loop=asyncio.get_running_loop())
+    exchange = Exchange()
+    broker._exchange = exchange  # type: ignore[assignment]
+    for n in range(5):
+        broker.publish({"event": "user", "n": n})
+    await asyncio.sleep(0.5)
+    exchange.down = False
+    for n in range(5, 10):
+        broker.publish({"event": "user", "n": n})
+    for _ in range(100):
+        if not broker.pending:
+            break
+        await asyncio.sleep(0.1)
+    assert [b["n"] for b in exchange.bodies] == list(range(10))
+    assert broker.failures >= 1

@@ -28,6 +28,7 @@ from tests.production.conftest import Mailbox, load_client
 pytestmark = [pytest.mark.production, pytest.mark.services]
 
 SETTLE_SECONDS = 120
+LATE_SECONDS = 60
 
 
 def _counts(stack: Any, result: Any, mailbox: Mailbox) -> dict[str, Any]:
@@ -156,7 +157,14 @@ def _under_load(stack: Any, fault: Callable[[], None], *, conversations: int = 1
 
 def _check(name: str, stack: Any, result: Any, mailbox: Mailbox) -> dict[str, Any]:
     _settle(stack)
+    # events held by a replica during an outage arrive late: "late" is not "lost", so
+    # give them LATE_SECONDS to arrive before counting
+    deadline = time.monotonic() + LATE_SECONDS
     counts = _counts(stack, result, mailbox)
+    while (counts["lost"] or counts["turns_missing"] or counts["emails_missing"]) and \
+            time.monotonic() < deadline:
+        time.sleep(2)
+        counts = _counts(stack, result, mailbox)
     print(f"\nfault test {name}: {counts}")
     assert not result.failures, result.failures[:5]
     assert counts["lost"] == 0 and counts["duplicated"] == 0, counts

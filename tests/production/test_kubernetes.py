@@ -57,7 +57,7 @@ def test_rasa_values_scale_the_way_rasa_does() -> None:
     assert endpoints["lockStore"]["enabled"] and endpoints["lockStore"]["type"] == "redis"
     assert endpoints["trackerStore"]["type"] == \
         "firstpoint.records.tracker_store.EncryptedSQLTrackerStore"
-    assert endpoints["eventBroker"]["type"] == "pika"
+    assert endpoints["eventBroker"]["type"] == "firstpoint.events.pika.OrderedPikaEventBroker"
     assert values["applicationSettings"]["telemetry"]["enabled"] is False
     [actions] = _docs("values-actions.yaml")
     assert actions["command"][-1] == "firstpoint.actionserver"
@@ -91,5 +91,5 @@ def test_the_endpoints_the_chart_renders_are_valid_for_rasa(tmp_path: Path,
     action = read_endpoint_config(str(path), "action_endpoint")
     assert tracker and tracker.kwargs["dialect"] == "postgresql"
     assert read_endpoint_config(str(path), "lock_store").type == "redis"
-    assert read_endpoint_config(str(path), "event_broker").type == "pika"
+    assert read_endpoint_config(str(path), "event_broker").type.endswith("OrderedPikaEventBroker")
     assert action and action.headers == {"Authorization": "Bearer tok"}
