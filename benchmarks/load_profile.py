@@ -89,13 +89,15 @@ def main(argv: list[str] | None = None) -> int:
             except OSError:
                 time.sleep(0.5)
         from rasa.core.agent import load_agent
+        from rasa.core.utils import AvailableEndpoints
         from rasa.utils.endpoints import EndpointConfig
 
         endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook",
                                   headers={"Authorization": "Bearer profile-token"})
 
         async def run() -> tuple[float, float, str]:
-            agent = await load_agent(model_path=str(ensure_model()), action_endpoint=endpoint)
+            agent = await load_agent(model_path=str(ensure_model()),
+                                     endpoints=AvailableEndpoints(action=endpoint))
             await _turns(agent, 12)  # warm-up: lazy loads, first TensorFlow calls
             profiler = Profiler(async_mode="enabled")
             profiler.start()

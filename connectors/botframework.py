@@ -80,6 +80,11 @@ WELCOME = (
 )
 
 
+
+def _obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (activities come from outside)."""
+    return value if isinstance(value, dict) else {}
+
 class AuthError(Exception):
     """A request that must be refused: ``status`` (401, or 503 when keys are unavailable)."""
 
@@ -296,7 +301,7 @@ class BotFrameworkOutput(OutputChannel):
         self.service_url = str(activity["serviceUrl"])
         self.conversation = dict(activity.get("conversation") or {})
         self.bot = dict(activity.get("recipient") or {})
-        self.user = dict(activity.get("from") or {})
+        self.user = dict(_obj(activity.get("from")))
         self.reply_to_id = activity.get("id") if isinstance(activity.get("id"), str) else None
 
     def _activity(self, extra: dict[str, Any]) -> dict[str, Any]:
@@ -435,7 +440,7 @@ class FirstPointBotFrameworkInput(InputChannel):
     def get_metadata(self, request: Request | None, activity: dict[str, Any] | None = None
                      ) -> dict[str, Any]:
         """``teams`` / ``staff``, with the staff member's Azure AD object id and name."""
-        sender = (activity or {}).get("from") or {}
+        sender = _obj(_obj(activity).get("from"))
         staff = {"aad_object_id": sender.get("aadObjectId"), "name": sender.get("name")}
         return session_metadata(self.CHANNEL, STAFF, staff=staff)
 
@@ -449,14 +454,14 @@ class FirstPointBotFrameworkInput(InputChannel):
             parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
         ):
             return "serviceUrl must be an https URL"
-        if not isinstance((activity.get("conversation") or {}).get("id"), str):
+        if not isinstance(_obj(activity.get("conversation")).get("id"), str):
             return "conversation.id is missing"
-        if not isinstance((activity.get("from") or {}).get("id"), str):
+        if not isinstance(_obj(activity.get("from")).get("id"), str):
             return "from.id is missing"
         if activity.get("channelId") not in self.allowed_channel_ids:
             return "channel not allowed"
         if self.allowed_tenant_ids:
-            tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get("id")
+            tenant = _obj(_obj(activity.get("channelData")).get("tenant")).get("id")
             if tenant not in self.allowed_tenant_ids:
                 return "tenant not allowed"
         return None

@@ -313,3 +313,20 @@ def test_odd_facebook_payload_shapes_are_skipped_not_a_500(payload: dict) -> Non
     from connectors.facebook import incoming_messages
 
     assert incoming_messages(payload) == []
+
+
+@pytest.mark.parametrize("activity", [
+    {"serviceUrl": "https://smba.example", "conversation": ["c1"], "from": {"id": "u"}},
+    {"serviceUrl": "https://smba.example", "conversation": {"id": "c"}, "from": "u1"},
+    {"serviceUrl": "https://smba.example", "conversation": {"id": "c"}, "from": {"id": "u"},
+     "channelId": "msteams", "channelData": ["x"]},
+])
+def test_odd_bot_framework_activity_shapes_are_refused_not_a_500(activity: dict) -> None:
+    """Found by fuzzing with validly signed tokens: a list where an object belongs was a 500."""
+    from connectors.botframework import FirstPointBotFrameworkInput
+
+    channel = FirstPointBotFrameworkInput("app", "pw", "http://127.0.0.1:9/openid",
+                                          "http://127.0.0.1:9/token",
+                                          allowed_channel_ids=["msteams"],
+                                          allowed_tenant_ids=["t1"])
+    assert isinstance(channel._check_activity(activity), str)
