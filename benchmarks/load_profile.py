@@ -41,6 +41,7 @@ def _scripts() -> tuple[tuple[str, ...], ...]:
                                                   "load_client.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules["load_client"] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return tuple(module.FIRSTPOINT_SCRIPTS)
 
