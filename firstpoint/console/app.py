@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -229,8 +230,6 @@ async def login_submit(request: web.Request) -> web.Response:
     form = await request.post()
     cookie = request.cookies.get("fpconsole_login", "")
     given = str(form.get("login_csrf") or "")
-    import hmac
-
     if not cookie or not hmac.compare_digest(cookie.encode(), given.encode()):
         raise web.HTTPForbidden(text="the sign-in form has expired: reload the page")
     address = client_address(request)

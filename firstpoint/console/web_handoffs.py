@@ -19,7 +19,6 @@ from aiohttp import web
 from sqlalchemy import select
 
 from firstpoint.console.accounts import User
-from firstpoint.console.audit import CSV_HEADER as AUDIT_HEADER  # noqa: F401 - re-exported
 from firstpoint.console.audit import audit_csv, safe_cell
 from firstpoint.console.models import ConsoleUser, HandoffAssignment, HandoffNote
 from firstpoint.console.security import allow, client_address, current_user
