@@ -89,7 +89,15 @@ def main(argv: list[str] | None = None) -> int:
                 break
             except OSError:
                 time.sleep(0.5)
+        import logging
+
         from rasa.core.agent import load_agent
+        from rasa.utils.common import configure_logging_and_warnings
+        from rasa.utils.log_utils import configure_structlog
+
+        # as `rasa run` does: INFO, not the in-process debug default (it costs time)
+        configure_logging_and_warnings(logging.INFO)
+        configure_structlog(logging.INFO)
         from rasa.core.utils import AvailableEndpoints
         from rasa.utils.endpoints import EndpointConfig
 
@@ -105,8 +113,15 @@ def main(argv: list[str] | None = None) -> int:
             per_turn = await _turns(agent, args.turns)
             profiler.stop()
             unprofiled = await _turns(agent, args.turns)
-            return per_turn, unprofiled, profiler.output_text(
-                unicode=True, color=False, show_all=False)
+            from pyinstrument.renderers import ConsoleRenderer
+
+            session = profiler.last_session
+            tree = ConsoleRenderer(unicode=True, show_all=True, time="percent_of_total",
+                                   processor_options={"filter_threshold": args.min_percent
+                                                      / 100}).render(session)
+            flat = ConsoleRenderer(unicode=True, flat=True, time="percent_of_total",
+                                   flat_time="total").render(session)
+            return per_turn, unprofiled, "\n".join(flat.splitlines()[:60]) + "\n\n" + tree
 
         per_turn, unprofiled, text = asyncio.run(run())
     finally:

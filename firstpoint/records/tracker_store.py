@@ -42,9 +42,11 @@ from typing import Any, TypeVar
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from firstpoint.rasa_patches import install as _install_rasa_patches
 from firstpoint.records.crypto import FieldCipher, cipher_from_settings
 
 log = logging.getLogger(__name__)
+_install_rasa_patches()  # the action-response validation speed fix (firstpoint/rasa_patches.py)
 
 PREFIX = "fp1:"
 T = TypeVar("T")

@@ -330,3 +330,40 @@ def test_odd_bot_framework_activity_shapes_are_refused_not_a_500(activity: dict)
                                           allowed_channel_ids=["msteams"],
                                           allowed_tenant_ids=["t1"])
     assert isinstance(channel._check_activity(activity), str)
+
+
+# --------------------------------------------------------------------------- speed fix
+
+
+@pytest.mark.parametrize("result", [
+    {"events": [], "responses": []},
+    {"events": [{"event": "slot", "name": "a", "value": 1}], "responses": [{"text": "x"}]},
+    {"events": [{"event": "nonsense"}]},
+    {"events": "not a list"},
+    {"responses": [{"text": 5}]},
+    {},
+])
+def test_action_response_validation_is_rasas_own(result: dict) -> None:
+    """The patched validation accepts and refuses exactly what Rasa's jsonschema call does."""
+    from jsonschema import ValidationError, validate
+    from rasa.core.actions.action import RemoteAction
+
+    from firstpoint.rasa_patches import install, validate_action_result
+
+    def rasa_says(value: dict) -> str:
+        try:
+            validate(value, RemoteAction.action_response_format_spec())
+        except ValidationError as exc:
+            return exc.message
+        return "ok"
+
+    def ours(value: dict) -> str:
+        try:
+            validate_action_result(None, value)
+        except ValidationError as exc:
+            return exc.message.split(". Failed to validate")[0]
+        return "ok"
+
+    install()
+    assert RemoteAction._validate_action_result is validate_action_result
+    assert ours(result) == rasa_says(result)
