@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-percent", type=float, default=2.0)
     parser.add_argument("--actions", action="store_true",
                         help="profile the action server process instead")
+    parser.add_argument("--unpatched", action="store_true",
+                        help="leave out firstpoint.rasa_patches (as before the speed fix)")
     args = parser.parse_args(argv)
     from pyinstrument import Profiler
 
@@ -95,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
         from rasa.utils.common import configure_logging_and_warnings
         from rasa.utils.log_utils import configure_structlog
 
+        if not args.unpatched:  # the running servers get it from endpoints.yml's modules
+            from firstpoint.rasa_patches import install
+
+            install()
         # as `rasa run` does: INFO, not the in-process debug default (it costs time)
         configure_logging_and_warnings(logging.INFO)
         configure_structlog(logging.INFO)
@@ -128,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         server.terminate()
         server.wait(30)
     path = out / f"profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
-    header = (f"{args.turns} turns, {per_turn * 1000:.1f} ms per turn under the profiler, "
+    header = (f"{'UNPATCHED ' if args.unpatched else ''}"
+              f"{args.turns} turns, {per_turn * 1000:.1f} ms per turn under the profiler, "
               f"{unprofiled * 1000:.1f} ms without (in-process Agent, in-memory tracker, "
               "real action server; 2 shared cores)\n")
     path.write_text(header + text, encoding="utf-8")
