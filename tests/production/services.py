@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,8 +53,6 @@ class PrivatePostgres:
         self.bin = Path(found[-1]).parent
         # its own directory straight under the temp dir: the postgres user must reach it
         # (pytest's temp dirs are private to root)
-        import tempfile
-
         self.dir = Path(tempfile.mkdtemp(prefix="fp-pg-"))
         self.data = self.dir / "data"
         self.port = free_port()
