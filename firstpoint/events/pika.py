@@ -47,6 +47,8 @@ class OrderedPikaEventBroker(PikaEventBroker):
         self._pending: deque[tuple[dict[str, Any], dict[str, str] | None]] = deque()
         self._sender: asyncio.Task[None] | None = None
         self.published = 0
+        self.enqueued = 0
+        self.dropped = 0
         self.failures = 0
 
     def _publish_unpublished_messages(self, *_: Any, **__: Any) -> None:
@@ -56,11 +58,28 @@ class OrderedPikaEventBroker(PikaEventBroker):
         """Queue ``event`` behind every earlier one (never blocks)."""
         if len(self._pending) >= self.max_pending:
             self._pending.popleft()
+            self.dropped += 1
             log.error("event broker: %d events waiting for RabbitMQ; dropped the oldest",
                       self.max_pending)
         self._pending.append((event, headers))
+        self.enqueued += 1
         if self._sender is None or self._sender.done():
             self._sender = self._loop.create_task(self._drain())
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until every event queued so far is confirmed (at most ``timeout`` s).
+
+        The tracker store calls this before the conversation's lock is released, so
+        the next turn, perhaps on another replica, publishes after this one's events
+        are in RabbitMQ: order across replicas. True if everything went out in time.
+        """
+        target = self.enqueued
+        deadline = self._loop.time() + timeout
+        while self.published + self.dropped < target:
+            if self._loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.002)
+        return True
 
     @property
     def pending(self) -> int:

@@ -440,6 +440,11 @@ class ContactRecorder:
 
     def _start_session(self, session: Session, key: str, latest: Contact | None,
                        when: datetime, state: _Transient) -> None:
+        if latest is not None and latest.ended_at is None and when <= latest.started_at:
+            # a late start of the session already being recorded (its events reached the
+            # queue first, e.g. across replicas after an outage): not a new contact
+            latest.set_started(when)
+            return
         if latest is not None and latest.ended_at is None and self.is_empty(latest):
             latest.set_started(when)  # a repeated session start with nothing in between
             latest.last_event_at = when

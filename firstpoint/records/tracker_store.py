@@ -85,11 +85,13 @@ def codec_from_settings() -> EventCodec:
 class EncryptedSQLTrackerStore(SQLTrackerStore):
     """``SQLTrackerStore`` with encrypted event data, threaded I/O and outage retries."""
 
-    def __init__(self, *args: Any, retry_seconds: float = 30.0,
+    def __init__(self, *args: Any, retry_seconds: float = 30.0, publish_wait: float = 5.0,
                  codec: EventCodec | None = None, **kwargs: Any) -> None:
-        """Arguments as for Rasa's ``SQLTrackerStore`` plus ``retry_seconds`` and ``codec``."""
+        """Arguments as for Rasa's ``SQLTrackerStore`` plus ``retry_seconds``,
+        ``publish_wait`` and ``codec``."""
         self.codec = codec or codec_from_settings()
         self.retry_seconds = float(retry_seconds)
+        self.publish_wait = float(publish_wait)
         super().__init__(*args, **kwargs)
 
     # ------------------------------------------------------------------ plumbing
@@ -135,11 +137,19 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
 
     # ------------------------------------------------------------------ writing
 
-    def _store_new(self, tracker: DialogueStateTracker) -> list[Any]:
-        """Insert the events not yet stored (one transaction); returns them."""
+    def _store_new(self, tracker: DialogueStateTracker, seen: list[int]) -> list[Any]:
+        """Insert the events not yet stored (one transaction); returns the events new to
+        this save.
+
+        ``seen`` keeps the stored count of the first attempt: when a commit went
+        through but its answer was lost (a database restart), the retry finds the
+        events stored and inserts nothing, and they must still be published.
+        """
         with self.session_scope() as session:
             stored = self._event_query(session, tracker.sender_id,
                                        fetch_events_from_all_sessions=False).count()
+            if not seen:
+                seen.append(stored)
             new = list(itertools.islice(tracker.events, stored, len(tracker.events)))
             for event in new:
                 data = event.as_dict()
@@ -152,10 +162,21 @@ class EncryptedSQLTrackerStore(SQLTrackerStore):
                     action_name=data.get("name"), data=self.codec.encode(data),
                 ))
             session.commit()
-            return new
+            return list(itertools.islice(tracker.events, seen[0], len(tracker.events)))
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Store the new events, then publish exactly those to the event broker."""
-        new = await self._run(lambda: self._store_new(tracker))
+        """Store the new events, then publish exactly those to the event broker.
+
+        With a broker that can ``flush`` (:class:`firstpoint.events.pika.OrderedPikaEventBroker`)
+        the save waits, up to ``publish_wait`` seconds, until they are confirmed: Rasa
+        releases the conversation's lock after the save, so the next turn (on any
+        replica) publishes after this one.
+        """
+        seen: list[int] = []
+        new = await self._run(lambda: self._store_new(tracker, seen))
         if self.event_broker is not None and new:
             await self._stream_new_events(self.event_broker, new, tracker.sender_id)
+            flush = getattr(self.event_broker, "flush", None)
+            if flush is not None and not await flush(self.publish_wait):
+                log.warning("event broker: events of %s not confirmed within %.0fs; "
+                            "continuing", "a conversation", self.publish_wait)

@@ -367,3 +367,32 @@ def test_action_response_validation_is_rasas_own(result: dict) -> None:
     install()
     assert RemoteAction._validate_action_result is validate_action_result
     assert ours(result) == rasa_says(result)
+
+
+def test_a_late_session_start_does_not_split_the_contact(tmp_path: Path) -> None:
+    """Fault test finding: a replica's session_started reached the queue after the first
+    message (published by the other replica); the contact log made two contacts."""
+    from firstpoint.events import facts as F
+    from firstpoint.events.facts import Fact
+    from firstpoint.records.contacts import Contact, recorder_for_url
+    from firstpoint.records.db import session_factory, session_scope
+    from firstpoint.records.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'fp.db'}"
+    upgrade(url)
+    settings = replace(get_settings(), var_dir=tmp_path, database_url=url,
+                       data_key=Fernet.generate_key().decode())
+    recorder, engine = recorder_for_url(url, settings)
+    try:
+        recorder.apply(Fact(kind=F.USER, at=1000.5, sender_id="s1", intent="greet",
+                            text_redacted="hello"))
+        recorder.apply(Fact(kind=F.SESSION_STARTED, at=1000.0, sender_id="s1"))
+        recorder.apply(Fact(kind=F.USER, at=1001.0, sender_id="s1", intent="greet",
+                            text_redacted="hi"))
+        recorder.apply(Fact(kind=F.SESSION_STARTED, at=5000.0, sender_id="s1"))  # a real new one
+        with session_scope(session_factory(engine)) as session:
+            contacts = session.query(Contact).order_by(Contact.id).all()
+            turns = [c.user_turns for c in contacts]
+    finally:
+        engine.dispose()
+    assert turns == [2, 0]
