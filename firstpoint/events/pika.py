@@ -78,7 +78,7 @@ class OrderedPikaEventBroker(PikaEventBroker):
         while self.published + self.dropped < target:
             if self._loop.time() >= deadline:
                 return False
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(0.005)
         return True
 
     @property
