@@ -2,8 +2,11 @@
 
 Content lives in ``knowledge/content/directory.yml`` (edited by the council) and is
 validated on load; every problem is reported as a :class:`DirectoryError` naming
-the file, the entry and the field. Times are UK local time (Europe/London): opening
-hours follow BST/GMT, and bank holidays are closed unless a team says otherwise.
+the file, the entry and the field. Times are the council's local time (the validated
+``council.timezone`` of ``council.yml``): opening hours follow BST/GMT, and bank
+holidays are closed unless a team says otherwise. Bank holidays come from the
+``holidays`` package (offline) for the file's ``bank_holiday_region``, plus any extra
+closure days the file lists, so they never run out at the end of a typed list.
 
 All datetimes returned here are timezone-aware UTC; naive datetimes passed in are
 taken to be UTC (that is how the records store them). Use :func:`format_local` to
@@ -15,35 +18,44 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import yaml
+import holidays as holiday_calendars
 
+from knowledge.loader import (
+    COUNCIL_FILE,
+    default_council_settings,
+    load_council_settings,
+    read_yaml,
+)
 from knowledge.schema import ContentError
+from knowledge.vocabulary import (
+    HANDOFF_CATEGORIES,
+    HOURS_RANGE_RE,
+    PRIORITIES,
+    WEEKDAYS,
+    display_path,
+)
 
 log = logging.getLogger(__name__)
 
-LONDON = ZoneInfo("Europe/London")
 FILE_NAME = "directory.yml"
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-PRIORITIES = ("emergency", "urgent", "normal")
 #: Every category the safety detector can raise (``safety_category`` slot) plus casework splits.
-CATEGORIES = (
-    "danger",
-    "self_harm",
-    "child_safeguarding",
-    "adult_safeguarding",
-    "domestic_abuse",
-    "casework_children",
-    "casework_adults",
-    "casework",
-    "unclassified",
-)
+CATEGORIES = HANDOFF_CATEGORIES
+#: ``bank_holiday_region`` values -> the ``holidays`` package's subdivisions of GB.
+BANK_HOLIDAY_REGIONS = {
+    "england": "ENG",
+    "wales": "WLS",
+    "scotland": "SCT",
+    "northern-ireland": "NIR",
+}
+#: Years :class:`BankHolidays` lists when iterated (membership works for any year).
+LISTED_YEARS = range(2020, 2051)
+TOP_FIELDS = ("teams", "categories", "fallback_team", "bank_holiday_region", "bank_holidays")
 TEAM_FIELDS = (
     "id",
     "name",
@@ -61,7 +73,6 @@ OPTIONAL_TEAM_FIELDS = ("bank_holiday_hours",)
 MAX_SEARCH_DAYS = 800
 
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ]{1,19}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -107,6 +118,65 @@ class NotifyTargets:
 Interval = tuple[int, int]
 
 
+class BankHolidays(Set[date]):
+    """Weekday bank holidays of a UK region, plus a council's extra closure days.
+
+    The region's days come from the ``holidays`` package (offline, any year:
+    ``date(2031, 12, 26) in days`` works); a holiday falling on a weekend is left
+    out because its substitute weekday is the day off. Iterating lists the days of
+    :data:`LISTED_YEARS` and every extra day.
+    """
+
+    def __init__(self, region: str, extra: Iterable[date] = ()) -> None:
+        self.region = region
+        self.extra = frozenset(extra)
+        self._calendar = holiday_calendars.country_holidays(
+            "GB", subdiv=BANK_HOLIDAY_REGIONS[region]
+        )
+        self._lock = threading.Lock()  # the calendar fills in years on first lookup
+        self._listed: tuple[date, ...] | None = None
+
+    def __contains__(self, day: object) -> bool:
+        if isinstance(day, datetime):
+            day = day.date()
+        if not isinstance(day, date):
+            return False
+        if day in self.extra:
+            return True
+        if day.weekday() >= 5:
+            return False
+        with self._lock:
+            return day in self._calendar
+
+    def name(self, day: date) -> str | None:
+        """The holiday's name ("Boxing Day (observed)"), "closure day" for an extra day."""
+        if day in self.extra:
+            return "closure day"
+        if day not in self:
+            return None
+        with self._lock:
+            return str(self._calendar.get(day))
+
+    def _days(self) -> tuple[date, ...]:
+        with self._lock:
+            if self._listed is None:
+                listed = holiday_calendars.country_holidays(
+                    "GB", subdiv=BANK_HOLIDAY_REGIONS[self.region], years=LISTED_YEARS
+                )
+                weekdays = {d for d in listed if d.weekday() < 5}
+                self._listed = tuple(sorted(weekdays | self.extra))
+            return self._listed
+
+    def __iter__(self) -> Iterator[date]:
+        return iter(self._days())
+
+    def __len__(self) -> int:
+        return len(self._days())
+
+    def __repr__(self) -> str:
+        return f"BankHolidays({self.region!r}, extra={sorted(self.extra)!r})"
+
+
 @dataclass(frozen=True)
 class Team:
     """An accountable team Business Support passes enquiries to."""
@@ -136,12 +206,17 @@ class CategoryRoute:
 
 @dataclass(frozen=True)
 class Directory:
-    """Teams, category routes and bank holidays, with the time arithmetic over them."""
+    """Teams, category routes and bank holidays, with the time arithmetic over them.
+
+    ``zone`` is the council's time zone (``council.timezone``); opening hours and
+    bank holidays are local to it.
+    """
 
     teams: Mapping[str, Team]
     routes: Mapping[str, CategoryRoute]
     fallback_team_id: str
-    bank_holidays: frozenset[date]
+    bank_holidays: Set[date]
+    zone: tzinfo
 
     def team(self, team_id: str) -> Team:
         """The team with ``team_id`` (KeyError if unknown)."""
@@ -174,7 +249,7 @@ class Directory:
 
     def is_open(self, team: Team | str, at: datetime) -> bool:
         """Whether ``team`` is open at instant ``at`` (UK local hours, bank holidays closed)."""
-        local = _as_utc(at).astimezone(LONDON)
+        local = _as_utc(at).astimezone(self.zone)
         minute = local.hour * 60 + local.minute
         return any(s <= minute < e for s, e in self.hours_on(team, local.date()))
 
@@ -214,18 +289,22 @@ class Directory:
 
     def _open_spans(self, team: Team, start: datetime) -> Iterator[tuple[datetime, datetime]]:
         """Yield open spans ``(start_utc, end_utc)`` in order, from ``start``'s local day."""
-        day = start.astimezone(LONDON).date()
+        day = start.astimezone(self.zone).date()
         for _ in range(MAX_SEARCH_DAYS):
             for s, e in self.hours_on(team, day):
-                yield _local_instant(day, s), _local_instant(day, e)
+                yield _local_instant(day, s, self.zone), _local_instant(day, e, self.zone)
             day += timedelta(days=1)
 
+    def format_local(self, at: datetime) -> str:
+        """``at`` in the council's local time, e.g. ``"10:30 on Monday 26 October 2026"``."""
+        return format_local(at, self.zone)
 
-def _local_instant(day: date, minute: int) -> datetime:
+
+def _local_instant(day: date, minute: int, zone: tzinfo) -> datetime:
     """UTC instant of ``minute`` minutes after local midnight on ``day`` (1440 = next midnight)."""
     if minute >= 1440:
         day, minute = day + timedelta(days=1), minute - 1440
-    local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=LONDON)
+    local = datetime.combine(day, time(minute // 60, minute % 60), tzinfo=zone)
     return local.astimezone(timezone.utc)
 
 
@@ -236,9 +315,17 @@ def _as_utc(at: datetime) -> datetime:
     return at.astimezone(timezone.utc)
 
 
-def format_local(at: datetime) -> str:
-    """A caller-friendly UK local time, e.g. ``"10:30 on Monday 26 October 2026"``."""
-    local = _as_utc(at).astimezone(LONDON)
+def council_zone() -> tzinfo:
+    """The configured council's time zone (``council.timezone``, validated on load)."""
+    return default_council_settings().council.zone
+
+
+def format_local(at: datetime, zone: tzinfo | None = None) -> str:
+    """A caller-friendly local time, e.g. ``"10:30 on Monday 26 October 2026"``.
+
+    ``zone`` defaults to the configured council's time zone (:func:`council_zone`).
+    """
+    local = _as_utc(at).astimezone(zone or council_zone())
     return f"{local:%H:%M} on {local:%A} {local.day} {local:%B %Y}"
 
 
@@ -264,15 +351,6 @@ class _Where:
         return " ".join(value.split())
 
 
-def _display_path(path: Path) -> str:
-    from firstpoint.settings import PROJECT_ROOT
-
-    try:
-        return str(path.resolve().relative_to(PROJECT_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def _parse_hours(where: _Where, field: str, value: Any) -> tuple[Interval, ...]:
     if isinstance(value, str) and value.strip().lower() == "closed":
         return ()
@@ -280,7 +358,7 @@ def _parse_hours(where: _Where, field: str, value: Any) -> tuple[Interval, ...]:
         raise where.error(field, f'must be "HH:MM-HH:MM" or "closed", got {value!r}')
     intervals: list[Interval] = []
     for part in value.split(","):
-        match = _RANGE.match(part.strip())
+        match = HOURS_RANGE_RE.match(part.strip())
         if not match:
             raise where.error(field, f'{part.strip()!r} is not "HH:MM-HH:MM"')
         h1, m1, h2, m2 = (int(g) for g in match.groups())
@@ -389,15 +467,21 @@ def _parse_team(file: str, index: int, raw: Any) -> Team:
     )
 
 
-def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> Directory:
-    """Validate parsed YAML ``data`` and build a :class:`Directory` (errors name ``file``)."""
+def parse_directory(
+    data: Any, file: str = f"knowledge/content/{FILE_NAME}", zone: tzinfo | None = None
+) -> Directory:
+    """Validate parsed YAML ``data`` and build a :class:`Directory` (errors name ``file``).
+
+    ``zone`` is the council's time zone (default: :func:`council_zone`);
+    :func:`load_directory` passes the one in the same content directory.
+    """
     if not isinstance(data, Mapping):
         raise _Where(file, None).error(None, "must be a mapping with teams and categories")
     top = _Where(file, None)
-    for name in ("teams", "categories", "fallback_team", "bank_holidays"):
+    for name in TOP_FIELDS:
         if name not in data:
             raise top.error(name, "is missing")
-    unknown = set(data) - {"teams", "categories", "fallback_team", "bank_holidays"}
+    unknown = set(data) - set(TOP_FIELDS)
     if unknown:
         raise top.error(sorted(unknown)[0], "is not a known field")
     if not isinstance(data["teams"], list) or not data["teams"]:
@@ -441,7 +525,15 @@ def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> 
     if data["fallback_team"] not in teams:
         raise top.error("fallback_team", f"{data['fallback_team']!r} is not a team in this file")
 
+    region = data["bank_holiday_region"]
+    if region not in BANK_HOLIDAY_REGIONS:
+        raise top.error(
+            "bank_holiday_region", f"must be one of {', '.join(BANK_HOLIDAY_REGIONS)}, "
+                                   f"got {region!r}"
+        )
     holidays_raw = data["bank_holidays"]
+    if holidays_raw is None:
+        holidays_raw = []
     if not isinstance(holidays_raw, list):
         raise top.error("bank_holidays", "must be a list of dates (YYYY-MM-DD)")
     holidays: set[date] = set()
@@ -455,24 +547,32 @@ def parse_directory(data: Any, file: str = f"knowledge/content/{FILE_NAME}") -> 
             raise top.error(
                 "bank_holidays", f"{value!r} is not a date (YYYY-MM-DD)"
             ) from None
-    return Directory(teams, routes, data["fallback_team"], frozenset(holidays))
+    return Directory(
+        teams,
+        routes,
+        data["fallback_team"],
+        BankHolidays(region, holidays),
+        zone or council_zone(),
+    )
 
 
 def load_directory(content_dir: Path) -> Directory:
-    """Read and validate ``content_dir/directory.yml``."""
+    """Read and validate ``content_dir/directory.yml`` (duplicate keys are refused).
+
+    Times are local to ``content_dir/council.yml``'s ``council.timezone``; a
+    directory without a council file beside it uses the configured council's.
+    """
     path = Path(content_dir) / FILE_NAME
-    file = _display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DirectoryError(file, None, None, f"cannot read ({exc})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise DirectoryError(file, None, None, f"invalid YAML ({getattr(exc, 'problem', exc)})",
-                             line=mark.line + 1 if mark is not None else None) from exc
-    return parse_directory(data, file)
+        data = read_yaml(path)
+    except DirectoryError:
+        raise
+    except ContentError as exc:
+        raise DirectoryError(exc.file, None, None, exc.message, line=exc.line) from None
+    zone = None
+    if (Path(content_dir) / COUNCIL_FILE).exists():
+        zone = load_council_settings(Path(content_dir)).council.zone
+    return parse_directory(data, display_path(path), zone)
 
 
 _cache_lock = threading.Lock()

@@ -44,6 +44,7 @@ from knowledge.schema import (
     Wording,
     placeholders_in,
 )
+from knowledge.vocabulary import HOURS_RANGE_RE, display_path
 
 KNOWLEDGE_FILES = ("service_menu.yml", "resident_services.yml")
 COUNCIL_FILE = "council.yml"
@@ -94,20 +95,6 @@ MIN_EXAMPLE_QUESTIONS = 3
 RETENTION_KEYS = ("contacts", "handoffs", "tracker")
 
 _ID = re.compile(r"^[a-z0-9]+(?:[.-][a-z0-9]+)*$")
-_HOURS = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-
-
-def display_path(path: Path) -> str:
-    """``path`` relative to the project root (or the working directory) when inside it."""
-    from firstpoint.settings import PROJECT_ROOT
-
-    resolved = path.resolve()
-    for base in (PROJECT_ROOT, Path.cwd()):
-        try:
-            return str(resolved.relative_to(base.resolve()))
-        except ValueError:
-            continue
-    return str(path)
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -141,12 +128,17 @@ _UniqueKeyLoader.add_constructor(
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse one YAML file safely; syntax errors become ContentError with the line number."""
+    """Parse one content YAML file safely: the one reader every content file goes through.
+
+    A repeated key (say two ``child_safeguarding:`` blocks) is an error, not a silent
+    overwrite. Syntax errors, duplicate keys and unreadable files become
+    :class:`ContentError` (``"<file>: line N: YAML syntax error: ..."``).
+    """
     name = display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ContentError(name, None, None, "file not found") from None
+        raise ContentError(name, None, None, "file not found (cannot read it)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ContentError(name, None, None, f"cannot read file: {exc}") from None
     try:
@@ -527,7 +519,7 @@ REPORTING_FIELDS = {
 def _hours(check: _Checker, value: Any, field: str) -> tuple[datetime.time, datetime.time] | None:
     if isinstance(value, str) and value.strip().lower() == "closed":
         return None
-    match = _HOURS.match(value.strip()) if isinstance(value, str) else None
+    match = HOURS_RANGE_RE.match(value.strip()) if isinstance(value, str) else None
     if match is None:
         raise check.fail(
             field, f'must be "HH:MM-HH:MM" (e.g. "08:30-17:00") or closed, not {value!r}'

@@ -14,29 +14,39 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from knowledge.loader import read_yaml
+from knowledge.schema import ContentError
 from knowledge.text import lemma_tokens
+from knowledge.vocabulary import EMERGENCY_CATEGORIES, SAFETY_CATEGORIES, display_path
 
 #: Categories in priority order (the first found is the primary one).
-CATEGORIES = (
-    "danger",
-    "self_harm",
-    "child_safeguarding",
-    "adult_safeguarding",
-    "domestic_abuse",
-    "casework",
-)
-#: Categories that get 999 / out-of-hours details before anything else.
-EMERGENCY_CATEGORIES = frozenset({"danger", "self_harm"})
+CATEGORIES = SAFETY_CATEGORIES
 
 PATTERNS_FILE = "safety_patterns.yml"
 #: Longest token list matched (about 1,500 characters of ordinary text).
 MAX_TOKENS = 400
 
 
-class SafetyPatternError(ValueError):
-    """A malformed safety pattern file; the message names the file, category and field."""
+class SafetyPatternError(ContentError):
+    """A malformed safety pattern file: ``"<file>: category '<name>': field '<f>': ..."``.
+
+    A :class:`knowledge.schema.ContentError` (so a ``ValueError``) with kind "category".
+    """
+
+    def __init__(
+        self,
+        file: str,
+        category: str | None,
+        field: str | None,
+        message: str,
+        *,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(file, category, field, message, line=line, kind="category")
+
+
+#: Where a problem is: (category, field); either may be None.
+_Ctx = tuple[str | None, str | None]
 
 
 @dataclass(frozen=True)
@@ -132,26 +142,35 @@ def _lemmatise_term(term: str) -> tuple[str, ...]:
 class _Compiler:
     def __init__(self, sets: Mapping[str, Sequence[str]], where: str) -> None:
         self.where = where
-        self.sets = {name: [str(t) for t in terms] for name, terms in sets.items()}
+        self.sets: dict[str, list[str]] = {}
+        for name, terms in sets.items():
+            if not isinstance(terms, list):
+                raise SafetyPatternError(where, None, f"sets.{name}", "must be a list of words")
+            self.sets[str(name)] = [str(t) for t in terms]
 
-    def terms(self, items: Iterable[str], ctx: str) -> tuple[tuple[str, ...], ...]:
+    def error(self, ctx: _Ctx, message: str) -> SafetyPatternError:
+        return SafetyPatternError(self.where, ctx[0], ctx[1], message)
+
+    def terms(self, items: Any, ctx: _Ctx) -> tuple[tuple[str, ...], ...]:
+        if isinstance(items, str) or not isinstance(items, Iterable):
+            raise self.error(ctx, f"must be a list of words, not {items!r}")
         out: list[tuple[str, ...]] = []
         for item in items:
             item = str(item).strip()
             if item.startswith("@"):
                 name = item[1:]
                 if name not in self.sets:
-                    raise SafetyPatternError(f"{self.where}: {ctx}: unknown set '@{name}'")
+                    raise self.error(ctx, f"unknown set '@{name}'")
                 out.extend(self.terms(self.sets[name], ctx))
                 continue
             lem = _lemmatise_term(item)
             if lem:
                 out.append(lem)
         if not out:
-            raise SafetyPatternError(f"{self.where}: {ctx}: empty term list")
+            raise self.error(ctx, "empty term list")
         return tuple(dict.fromkeys(out))
 
-    def phrase(self, source: str, ctx: str) -> _Phrase:
+    def phrase(self, source: Any, ctx: _Ctx) -> _Phrase:
         elements: list[_Element] = []
         for raw in str(source).split():
             if raw == "*":
@@ -162,14 +181,12 @@ class _Compiler:
                 continue
             optional = raw.startswith("(") and raw.endswith(")")
             body = raw[1:-1] if optional else raw
-            if not body or "(" in body or ")" in body:
-                raise SafetyPatternError(f"{self.where}: {ctx}: bad term '{raw}' in '{source}'")
+            if not body or "(" in body or ")" in body or "|" in (body[0], body[-1]):
+                raise self.error(ctx, f"bad term '{raw}' in '{source}'")
             alts = [alt.replace("_", " ") for alt in body.split("|")]
             elements.append(_Alt(self.terms(alts, ctx), optional))
         if not any(isinstance(e, _Alt) and not e.optional for e in elements):
-            raise SafetyPatternError(
-                f"{self.where}: {ctx}: pattern '{source}' has no required word"
-            )
+            raise self.error(ctx, f"pattern '{source}' has no required word")
         return _Phrase(str(source), tuple(elements))
 
 
@@ -230,6 +247,11 @@ class SafetyDetector:
             id(p): p.required_heads for c in self._categories for p in (*c.phrases, *c.exclude)
         }
 
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The categories this detector has patterns for, in file order."""
+        return tuple(c.name for c in self._categories)
+
     def _possible(self, phrase: _Phrase, vocab: frozenset[str]) -> bool:
         return all(heads & vocab for heads in self._heads[id(phrase)])
 
@@ -237,43 +259,50 @@ class SafetyDetector:
     def from_mapping(cls, data: Mapping[str, Any], where: str = PATTERNS_FILE) -> SafetyDetector:
         """Compile a pattern mapping (the YAML's content); errors name file, category, field."""
         if not isinstance(data, Mapping):
-            raise SafetyPatternError(f"{where}: the file must be a mapping")
+            raise SafetyPatternError(where, None, None, "the file must be a mapping")
+        unknown_top = set(data) - {"sets", "categories"}
+        if unknown_top:
+            raise SafetyPatternError(where, None, str(sorted(unknown_top)[0]), "unknown field")
         sets = data.get("sets") or {}
         if not isinstance(sets, Mapping):
-            raise SafetyPatternError(f"{where}: field 'sets': must be a mapping of lists")
+            raise SafetyPatternError(where, None, "sets", "must be a mapping of lists")
         comp = _Compiler(sets, where)
         cats_raw = data.get("categories")
         if not isinstance(cats_raw, Mapping):
-            raise SafetyPatternError(f"{where}: field 'categories': missing or not a mapping")
+            raise SafetyPatternError(where, None, "categories", "missing or not a mapping")
         compiled = []
         for name, spec in cats_raw.items():
             if name not in CATEGORIES:
                 raise SafetyPatternError(
-                    f"{where}: category '{name}': unknown (expected one of {', '.join(CATEGORIES)})"
+                    where, str(name), None, f"unknown (expected one of {', '.join(CATEGORIES)})"
                 )
             if not isinstance(spec, Mapping):
-                raise SafetyPatternError(f"{where}: category '{name}': must be a mapping")
+                raise SafetyPatternError(where, str(name), None, "must be a mapping")
             unknown = set(spec) - {"phrases", "near", "exclude"}
             if unknown:
-                raise SafetyPatternError(
-                    f"{where}: category '{name}': field '{sorted(unknown)[0]}': unknown field"
-                )
+                raise SafetyPatternError(where, str(name), sorted(unknown)[0], "unknown field")
+            for listed in ("phrases", "exclude", "near"):
+                if spec.get(listed) is not None and not isinstance(spec[listed], list):
+                    raise SafetyPatternError(where, str(name), listed, "must be a list")
             phrases = tuple(
-                comp.phrase(p, f"category '{name}': field 'phrases'")
-                for p in spec.get("phrases") or []
+                comp.phrase(p, (str(name), f"phrases[{k}]"))
+                for k, p in enumerate(spec.get("phrases") or [])
             )
             exclude = tuple(
-                comp.phrase(p, f"category '{name}': field 'exclude'")
-                for p in spec.get("exclude") or []
+                comp.phrase(p, (str(name), f"exclude[{k}]"))
+                for k, p in enumerate(spec.get("exclude") or [])
             )
             near = []
             for k, rule in enumerate(spec.get("near") or []):
-                ctx = f"category '{name}': field 'near[{k}]'"
+                ctx: _Ctx = (str(name), f"near[{k}]")
                 if not isinstance(rule, Mapping) or not {"window", "a", "b"} <= set(rule):
-                    raise SafetyPatternError(f"{where}: {ctx}: needs window, a and b")
+                    raise comp.error(ctx, "needs window, a and b")
+                window = rule["window"]
+                if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+                    raise comp.error(ctx, f"window must be a whole number of words, not {window!r}")
                 near.append(
                     _Near(
-                        int(rule["window"]),
+                        window,
                         comp.terms(rule["a"], ctx),
                         comp.terms(rule["b"], ctx),
                         comp.terms(rule["also"], ctx) if rule.get("also") else (),
@@ -284,12 +313,12 @@ class SafetyDetector:
 
     @classmethod
     def from_file(cls, path: Path) -> SafetyDetector:
-        """Load and compile a safety pattern YAML file."""
+        """Load (duplicate keys refused) and compile a safety pattern YAML file."""
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise SafetyPatternError(f"{path}: not valid YAML: {exc}") from exc
-        return cls.from_mapping(data, where=str(path))
+            data = read_yaml(path)
+        except ContentError as exc:
+            raise SafetyPatternError(exc.file, None, None, exc.message, line=exc.line) from None
+        return cls.from_mapping(data, where=display_path(path))
 
     def detect_tokens(self, toks: Sequence[str]) -> SafetyResult:
         """Detect over an already lemmatised token list."""
@@ -341,6 +370,11 @@ class SafetyDetector:
 @lru_cache(maxsize=4)
 def _detector_for(path: str) -> SafetyDetector:
     return SafetyDetector.from_file(Path(path))
+
+
+def load_detector(content_dir: Path) -> SafetyDetector:
+    """Compile ``content_dir/safety_patterns.yml`` (uncached; ``kb check`` uses this)."""
+    return SafetyDetector.from_file(Path(content_dir) / PATTERNS_FILE)
 
 
 def default_detector(content_dir: Path | None = None) -> SafetyDetector:

@@ -20,16 +20,19 @@ import datetime
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
+from zoneinfo import ZoneInfo
 
-#: Who an entry, task, exemption or caveat is written for. Staff may see
-#: everything; residents see ``resident`` and ``both`` parts only.
-AUDIENCES = ("staff", "resident", "both")
+from knowledge.vocabulary import (
+    CONTENT_AUDIENCES,
+    RESIDENT,
+    STAFF,
+    VIEWER_AUDIENCES,
+    WEEKDAYS,
+)
 
-#: Audiences a conversation can have (message metadata ``audience``).
-VIEWER_AUDIENCES = ("staff", "resident")
-
-#: Days of the week, in order, as used in ``opening_hours``.
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+#: Who an entry, task, exemption or caveat is written for (``knowledge.vocabulary``).
+AUDIENCES = CONTENT_AUDIENCES
 
 
 def _opening_hours(settings: CouncilSettings) -> str:
@@ -113,7 +116,7 @@ def audience_allows(audience: str, viewer: str) -> bool:
     ValueError for an unknown viewer so a typo never widens access.
     """
     _check_viewer(viewer)
-    return viewer == "staff" or audience in ("resident", "both")
+    return viewer == STAFF or audience in (RESIDENT, "both")
 
 
 @dataclass(frozen=True)
@@ -328,6 +331,11 @@ class Council:
     address: str
     timezone: str
     opening_hours: dict[str, tuple[datetime.time, datetime.time] | None]
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        """The council's validated ``timezone`` as a zone: the one place local time comes from."""
+        return ZoneInfo(self.timezone)
 
     def opening_hours_text(self) -> str:
         """Opening hours in plain English, consecutive days with equal hours grouped.

@@ -48,18 +48,25 @@ def check_content(
 ) -> int:
     """Load and validate every content file in ``content_dir``; print a summary.
 
-    The directory of accountable teams is loaded with ``directory_loader``,
-    by default ``knowledge.directory.load_directory`` when that module exists
-    (skipped with a note otherwise, or when ``skip_directory``). Returns the
+    That is the knowledge files, ``council.yml``, ``wording.yml``,
+    ``safety_patterns.yml`` (every pattern compiled, so a bad one fails here, not
+    on the first live message), ``synonyms.yml`` and the directory. Every file is
+    read with duplicate keys refused. The directory of accountable teams is
+    loaded with ``directory_loader``, by default ``knowledge.directory.load_directory``
+    when that module exists (skipped with a note otherwise, or when ``skip_directory``). Returns the
     exit code: 0 when everything is valid, 1 (after printing the error) otherwise.
     """
     from knowledge.loader import load_council_settings, load_knowledge_base, load_wording
-    from knowledge.schema import VIEWER_AUDIENCES
+    from knowledge.safety import load_detector
+    from knowledge.synonyms import load_synonyms
+    from knowledge.vocabulary import VIEWER_AUDIENCES
 
     try:
         kb = load_knowledge_base(content_dir)
         settings = load_council_settings(content_dir)
         wording = load_wording(content_dir)
+        detector = load_detector(content_dir)
+        synonyms = load_synonyms(content_dir)
         loader = None if skip_directory else directory_loader or _find_directory_loader()
         directory = loader(content_dir) if loader is not None else None
     except (ValueError, OSError) as exc:  # ContentError is a ValueError
@@ -79,6 +86,8 @@ def check_content(
     out(f"will_not items: {sum(len(e.will_not) for e in kb.entries)}")
     out(f"example questions: {sum(len(e.example_questions) for e in kb.entries)}")
     out(f"wording lines: {len(wording.lines)}")
+    out(f"safety pattern categories: {len(detector.categories)}")
+    out(f"synonyms: {len(synonyms)}")
     if directory is not None:
         out(f"directory: {_size(directory)}")
     else:

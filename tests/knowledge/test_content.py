@@ -390,6 +390,67 @@ def test_kb_check_fails_on_bad_council_file(
     assert "field 'council.opening_hours.friday'" in capsys.readouterr().out
 
 
+def test_kb_check_compiles_the_safety_patterns_and_reads_the_synonyms(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["kb", "check", "--content-dir", str(CONTENT)]) == 0
+    out = capsys.readouterr().out
+    assert "safety pattern categories: 6" in out
+    assert re.search(r"^synonyms: \d{2,}$", out, re.MULTILINE)
+
+
+def test_kb_check_fails_on_a_duplicated_safety_category_block(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second ``child_safeguarding:`` block used to drop the first one's patterns silently."""
+    content = _copy_content(tmp_path)
+    patterns = content / "safety_patterns.yml"
+    text = patterns.read_text(encoding="utf-8")
+    patterns.write_text(
+        text + "  child_safeguarding:\n    phrases:\n      - hit @child\n", encoding="utf-8"
+    )
+    assert main(["kb", "check", "--content-dir", str(content)]) == 1
+    out = capsys.readouterr().out
+    assert "safety_patterns.yml: line " in out
+    assert "duplicate key 'child_safeguarding'" in out
+
+
+def test_kb_check_fails_on_a_bad_safety_pattern(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = _copy_content(tmp_path)
+    patterns = content / "safety_patterns.yml"
+    text = patterns.read_text(encoding="utf-8")
+    start = text.index("  domestic_abuse:\n    phrases:\n")
+    cut = start + len("  domestic_abuse:\n    phrases:\n")
+    patterns.write_text(text[:cut] + '      - "(hit @partner"\n' + text[cut:], encoding="utf-8")
+    assert main(["kb", "check", "--content-dir", str(content)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "safety_patterns.yml: category 'domestic_abuse': field 'phrases[0]': "
+        "bad term '(hit' in '(hit @partner'" in out
+    )
+
+
+def test_kb_check_fails_on_duplicate_or_malformed_synonyms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    content = _copy_content(tmp_path)
+    synonyms = content / "synonyms.yml"
+    original = synonyms.read_text(encoding="utf-8")
+    synonyms.write_text(original + "  ticket: [fares]\n", encoding="utf-8")
+    assert main(["kb", "check", "--content-dir", str(content)]) == 1
+    out = capsys.readouterr().out
+    assert "synonyms.yml: line " in out and "duplicate key 'ticket'" in out
+
+    synonyms.write_text(original + "  minibus: transport\n", encoding="utf-8")
+    assert main(["kb", "check", "--content-dir", str(content)]) == 1
+    assert (
+        "synonyms.yml: synonym 'minibus': field 'synonyms': must be a non-empty list"
+        in capsys.readouterr().out
+    )
+
+
 def test_kb_check_uses_and_reports_the_directory_loader() -> None:
     lines: list[str] = []
     calls: list[Path] = []

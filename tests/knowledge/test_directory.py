@@ -145,7 +145,8 @@ def test_missing_file_is_a_directory_error(tmp_path: Path) -> None:
 def test_yaml_syntax_error_gives_the_line(tmp_path: Path) -> None:
     (tmp_path / "directory.yml").write_text("teams:\n  - id: x\n    name: [unclosed\n",
                                             encoding="utf-8")
-    with pytest.raises(DirectoryError, match=r"directory\.yml: line \d+: invalid YAML") as info:
+    with pytest.raises(DirectoryError,
+                       match=r"directory\.yml: line \d+: YAML syntax error") as info:
         load_directory(tmp_path)
     assert info.value.line is not None
 
@@ -309,3 +310,64 @@ def test_default_directory_is_loaded_once_from_settings(monkeypatch, tmp_path, r
         assert default_directory() is first  # cached: the file is not read again
     finally:
         get_settings.cache_clear()
+
+
+# ----------------------------------------------------------------- bank holidays and time zone
+
+
+def test_bank_holidays_do_not_stop_at_the_end_of_a_typed_list(directory: Directory) -> None:
+    """The typed list in directory.yml stopped at 2027; the holidays package knows every year."""
+    days_2028 = sorted(d for d in directory.bank_holidays if d.year == 2028)
+    assert days_2028 == [
+        date(2028, 1, 3),  # New Year's Day falls on a Saturday: Monday is the day off
+        date(2028, 4, 14), date(2028, 4, 17), date(2028, 5, 1), date(2028, 5, 29),
+        date(2028, 8, 28), date(2028, 12, 25), date(2028, 12, 26),
+    ]
+    assert date(2035, 12, 25) in directory.bank_holidays  # any year, not only listed ones
+    assert date(2028, 1, 1) not in directory.bank_holidays  # a Saturday: the weekday rules
+    assert directory.hours_on("childrens-front-door", date(2028, 12, 26)) == ()
+    assert directory.bank_holidays.name(date(2028, 1, 3)) == "New Year's Day (observed)"
+
+
+def test_sla_clock_skips_2028_bank_holidays(directory: Directory) -> None:
+    # Friday 22 December 2028, 16:00: 30 minutes of Friday, then Christmas and Boxing Day.
+    due = directory.sla_due("childrens-social-work", utc(2028, 12, 22, 16, 0))
+    assert due.date() == date(2028, 12, 28)
+
+
+def test_extra_closure_days_and_region_are_validated(raw) -> None:
+    data = copy.deepcopy(raw)
+    data["bank_holidays"] = ["2028-07-03"]
+    directory = parse_directory(data)
+    assert date(2028, 7, 3) in directory.bank_holidays
+    assert directory.bank_holidays.name(date(2028, 7, 3)) == "closure day"
+
+    scotland = copy.deepcopy(raw)
+    scotland["bank_holiday_region"] = "scotland"
+    assert date(2028, 1, 4) in parse_directory(scotland).bank_holidays  # 2 January, substitute
+    assert date(2028, 1, 4) not in parse_directory(raw).bank_holidays
+
+    bad = copy.deepcopy(raw)
+    bad["bank_holiday_region"] = "narnia"
+    with pytest.raises(DirectoryError, match=r"field 'bank_holiday_region': must be one of "
+                                             r"england, wales, scotland, northern-ireland"):
+        parse_directory(bad, "knowledge/content/directory.yml")
+
+
+def test_opening_hours_follow_the_councils_validated_time_zone(tmp_path: Path) -> None:
+    """Times are local to council.yml's council.timezone, not a hard-coded Europe/London."""
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "directory.yml").write_text(
+        (CONTENT / "directory.yml").read_text(encoding="utf-8"), encoding="utf-8")
+    council = (CONTENT / "council.yml").read_text(encoding="utf-8")
+    assert "timezone: Europe/London" in council
+    (content / "council.yml").write_text(
+        council.replace("timezone: Europe/London", "timezone: Pacific/Auckland"),
+        encoding="utf-8")
+    london, auckland = load_directory(CONTENT), load_directory(content)
+    tuesday_10am_london = utc(2026, 11, 24, 10, 0)  # 23:00 in Auckland
+    assert london.is_open("childrens-front-door", tuesday_10am_london)
+    assert not auckland.is_open("childrens-front-door", tuesday_10am_london)
+    assert auckland.format_local(tuesday_10am_london) == "23:00 on Tuesday 24 November 2026"
+    assert london.format_local(tuesday_10am_london) == "10:00 on Tuesday 24 November 2026"
