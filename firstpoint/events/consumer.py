@@ -12,7 +12,7 @@ Messages that are not Rasa events are rejected without requeue. Run ONE consumer
 per queue: the contact log relies on the events of a conversation arriving in order.
 
 Exactly once: each applied body's digest is committed with its fact
-(:mod:`firstpoint.events.dedup`), so a message redelivered after a crash between
+(:mod:`firstpoint.records.contacts.dedup`), so a message redelivered after a crash between
 commit and ``ack`` is acknowledged and skipped (``duplicates``). When RabbitMQ
 itself goes away, :meth:`ContactConsumer.run_forever` reconnects (with backoff)
 instead of exiting: unacknowledged messages are redelivered by the broker.
@@ -24,14 +24,14 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
 from firstpoint.events import DB_UNAVAILABLE
-from firstpoint.events.facts import TextRedactor, event_to_fact
-
-if TYPE_CHECKING:  # pragma: no cover
-    from firstpoint.records.contacts import ContactRecorder
+from firstpoint.events.facts import TextRedactor
+from firstpoint.events.ingest import ingest
+from firstpoint.records.contacts.dedup import body_digest, ensure_table, forget_older_than
+from firstpoint.records.contacts.recorder import ContactRecorder
 
 log = logging.getLogger(__name__)
 
@@ -105,15 +105,10 @@ class ContactConsumer:
             return "rejected"
         if not isinstance(event, dict):
             return "rejected"
-        fact = event_to_fact(event, self.redactor)
+        fact = ingest(event, self.redactor, self.recorder.key)
         if fact is None:
             return "ignored"
-        if fact.at is None:
-            fact = replace(fact, at=time.time())
-        from firstpoint.events.dedup import body_digest
-
-        applied = self.recorder.apply(fact.pseudonymised(self.recorder.key),
-                                      event_id=body_digest(body))
+        applied = self.recorder.apply(fact, event_id=body_digest(body))
         return "recorded" if applied else "duplicate"
 
     def run(self, max_messages: int | None = None, timeout: float | None = None) -> ConsumeStats:
@@ -185,8 +180,6 @@ class ContactConsumer:
         """Create the exactly-once table on the recorder's database (once per consumer)."""
         if getattr(self, "_dedup_ready", False):
             return
-        from firstpoint.events.dedup import ensure_table, forget_older_than
-
         engine = getattr(self.recorder.session_factory, "kw", {}).get("bind")
         if engine is not None:
             ensure_table(engine)

@@ -1,5 +1,8 @@
 """Turn one Rasa event (as the event broker publishes it) into a small, redacted fact.
 
+The fact type itself (:class:`~firstpoint.records.contacts.facts.Fact`) belongs to
+the contact log, which consumes it; this module is the Rasa side.
+
 Rasa 3.6 publishes, for every new tracker event, ``{"sender_id": …, **event.as_dict()}``
 (``TrackerStore._stream_new_events``; the Pika broker sends the same dict as a JSON
 body). The shapes this module reads:
@@ -26,29 +29,36 @@ other event yields ``None``. The user's text is carried only redacted.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Protocol
 
-SESSION_STARTED = "session_started"
-SESSION_META = "session_meta"
-USER = "user"
-SLOT = "slot"
-ACTION = "action"
-FACT_KINDS = (SESSION_STARTED, SESSION_META, USER, SLOT, ACTION)
+from firstpoint.records.contacts.facts import (
+    ACTION,
+    ACTION_EMERGENCY,
+    ACTION_NOT_UNDERSTOOD,
+    DEFAULT_AUDIENCE,
+    DEFAULT_CHANNEL,
+    DEFAULT_LANGUAGE,
+    FACT_KINDS,
+    HANDOFF_FORM,
+    NLU_FALLBACK,
+    RECORDED_ACTIONS,
+    SESSION_META,
+    SESSION_STARTED,
+    SLOT,
+    USER,
+    Fact,
+    conversation_key,
+)
 
-NLU_FALLBACK = "nlu_fallback"
-ACTION_EMERGENCY = "action_emergency_advice"
-ACTION_NOT_UNDERSTOOD = "action_not_understood"
-HANDOFF_FORM = "handoff_form"
-RECORDED_ACTIONS = frozenset({ACTION_EMERGENCY, ACTION_NOT_UNDERSTOOD, HANDOFF_FORM})
-
-DEFAULT_CHANNEL = "rest"
-DEFAULT_AUDIENCE = "resident"
-DEFAULT_LANGUAGE = "en"
+__all__ = [
+    "ACTION", "ACTION_EMERGENCY", "ACTION_NOT_UNDERSTOOD", "AUDIENCES", "DEFAULT_AUDIENCE",
+    "DEFAULT_CHANNEL", "DEFAULT_LANGUAGE", "FACT_KINDS", "HANDOFF_FORM", "INPUT_CHANNELS",
+    "LANGUAGES", "NLU_FALLBACK", "NO_COMMENT", "RECORDED_ACTIONS", "RECORDED_SLOTS",
+    "REDACTED_SLOTS", "SESSION_METADATA_SLOT", "SESSION_META", "SESSION_STARTED", "SLOT",
+    "USER", "Fact", "TextRedactor", "clean_channel", "conversation_key", "event_to_fact",
+]
 AUDIENCES = frozenset({"resident", "staff"})
 LANGUAGES = frozenset({"en", "cy"})
 #: Rasa input channel names mapped to the channel names the contact log reports.
@@ -80,53 +90,6 @@ class TextRedactor(Protocol):
     """Anything with ``redact(text) -> str`` (``firstpoint.records.redaction.Redactor``)."""
 
     def redact(self, text: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One thing the contact log records, already free of personal data.
-
-    ``sender_id`` is the Rasa conversation id as received; :meth:`pseudonymised`
-    swaps it for ``conversation_key`` (its HMAC) before a fact is queued or spooled.
-    ``at`` is the event's Unix timestamp (``None`` when the event had none).
-    """
-
-    kind: str
-    at: float | None = None
-    sender_id: str | None = None
-    conversation_key: str | None = None
-    intent: str | None = None
-    channel: str | None = None
-    audience: str | None = None
-    language: str | None = None
-    text_redacted: str | None = None
-    name: str | None = None
-    value: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict without the empty fields."""
-        return {k: v for k, v in asdict(self).items() if v is not None}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Fact:
-        """Rebuild a fact from :meth:`to_dict` output (unknown keys are ignored)."""
-        names = {f.name for f in fields(cls)}
-        kind = data.get("kind")
-        if kind not in FACT_KINDS:
-            raise ValueError(f"not a contact-log fact kind: {kind!r}")
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def pseudonymised(self, key: bytes) -> Fact:
-        """This fact with ``sender_id`` replaced by its ``conversation_key``."""
-        if self.sender_id is None:
-            return self
-        return replace(self, sender_id=None,
-                       conversation_key=conversation_key(key, self.sender_id))
-
-
-def conversation_key(key: bytes, sender_id: str) -> str:
-    """HMAC-SHA256 (hex) of a Rasa sender id: the pseudonymous key of a conversation."""
-    return hmac.new(key, sender_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _timestamp(event: Mapping[str, Any]) -> float | None:

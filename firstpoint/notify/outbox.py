@@ -1,7 +1,8 @@
 """Delivers queued notifications from the ``outbox`` table, retrying until they go.
 
-Rows are written by :class:`firstpoint.records.handoffs.HandoffService` in the same
-transaction as the handoff. A dispatch pass claims due rows (an atomic conditional
+Rows (:class:`firstpoint.notify.models.OutboxMessage`) are written by
+:class:`firstpoint.records.handoffs.HandoffService` in the same transaction as the
+handoff. A dispatch pass claims due rows (an atomic conditional
 UPDATE that bumps ``attempts`` and leases the row, so two workers never send the
 same row at once - and a worker that dies mid-send only delays it by the lease),
 sends them with no database transaction open, then records the outcome:
@@ -24,11 +25,14 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
+from firstpoint.database import as_utc, session_scope, utcnow
 from firstpoint.notify.base import Notification, Notifier, NotifierError, resolve_target
-from firstpoint.records.db import session_scope
-from firstpoint.records.handoffs import Handoff, OutboxMessage, as_utc, utcnow
+from firstpoint.notify.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+
+#: The payload field naming the record a notification announces (the handoff reference).
+REFERENCE_KEY = "reference"
 
 
 @dataclass
@@ -207,19 +211,18 @@ class OutboxDispatcher:
     def messages(self, status: str | None = None,
                  reference: str | None = None) -> list[OutboxView]:
         """Outbox rows, oldest first, optionally filtered by status or handoff reference."""
-        query = (select(OutboxMessage, Handoff.reference)
-                 .join(Handoff, Handoff.id == OutboxMessage.handoff_id)
-                 .order_by(OutboxMessage.id))
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
         if status is not None:
             query = query.where(OutboxMessage.status == status)
         if reference is not None:
-            query = query.where(Handoff.reference == reference)
+            query = query.where(OutboxMessage.payload[REFERENCE_KEY].as_string() == reference)
         with session_scope(self.session_factory) as session:
             return [
-                OutboxView(row.id, ref, row.notifier, row.target, row.status, row.attempts,
+                OutboxView(row.id, str(row.payload.get(REFERENCE_KEY, "")), row.notifier,
+                           row.target, row.status, row.attempts,
                            as_utc(row.next_attempt_at), row.last_error,  # type: ignore[arg-type]
                            as_utc(row.sent_at))
-                for row, ref in session.execute(query)
+                for row in session.execute(query).scalars()
             ]
 
     def requeue(self, ids: Iterable[int]) -> int:

@@ -15,16 +15,12 @@ works without configuration.
 
 from __future__ import annotations
 
-import logging
-import os
-import stat
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from firstpoint.secrets import key_file
 from firstpoint.settings import Settings
-
-log = logging.getLogger(__name__)
 
 KEY_FILE_NAME = "data.key"
 
@@ -91,33 +87,6 @@ class FieldCipher:
                 from exc
 
 
-def _local_key(path: Path) -> str:
-    """Read the key file at ``path``, creating it (mode 0600) if it does not exist.
-
-    The new key is written to a private temporary file and hard-linked into place,
-    so two processes starting together never see a half-written key.
-    """
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(generate_key() + "\n")
-        try:
-            os.link(tmp, path)
-            log.warning("created local data key %s for the SQLite database; production must "
-                        "set FIRSTPOINT_DATA_KEY", path)
-        except FileExistsError:
-            pass  # another process made it first: use theirs
-        finally:
-            tmp.unlink()
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning("data key file %s is readable by other users (mode %o); chmod 600 it",
-                    path, mode)
-    return path.read_text(encoding="ascii").strip()
-
-
 def cipher_from_settings(settings: Settings) -> FieldCipher:
     """The cipher for this install: ``settings.data_key``, else the SQLite-only key file.
 
@@ -126,7 +95,10 @@ def cipher_from_settings(settings: Settings) -> FieldCipher:
     if settings.data_key:
         return FieldCipher(settings.data_key)
     if settings.sqlite_default:
-        return FieldCipher(_local_key(Path(settings.var_dir) / KEY_FILE_NAME))
+        return FieldCipher(key_file(
+            Path(settings.var_dir) / KEY_FILE_NAME, generate_key, what="data key file",
+            created="created a local data key for the SQLite database; production must "
+                    "set FIRSTPOINT_DATA_KEY"))
     raise CryptoConfigError(
         "no data key configured: FIRSTPOINT_DATA_KEY must be set when the database is not "
         "the embedded SQLite default"

@@ -8,8 +8,9 @@ from __future__ import annotations
 import importlib
 
 MODEL_MODULES = (
-    "firstpoint.records.contacts",
-    "firstpoint.records.handoffs",
+    "firstpoint.records.contacts.models",
+    "firstpoint.records.handoffs.models",
+    "firstpoint.notify.models",
     "firstpoint.console.models",
 )
 

@@ -719,7 +719,7 @@ def _handoff_service(engine, settings, when: datetime):
 
 
 def test_export_conversation(cli_settings, tmp_path, redactor) -> None:
-    from firstpoint.commands.contacts import export_conversation
+    from firstpoint.records.subject_access import export_conversation
 
     url = cli_settings.database_url
     upgrade(url)
@@ -773,7 +773,7 @@ def test_export_command_prints_json(cli_settings, monkeypatch, capsys, tmp_path)
 
 
 def test_purge(cli_settings, tmp_path, redactor) -> None:
-    from firstpoint.commands.contacts import load_retention_days, purge
+    from firstpoint.records.retention import load_retention_days, purge
     from firstpoint.records.handoffs import Handoff
 
     url = cli_settings.database_url
@@ -824,7 +824,7 @@ def test_purge(cli_settings, tmp_path, redactor) -> None:
 def test_retention_read_from_yaml_with_clear_errors(tmp_path, monkeypatch) -> None:
     import importlib
 
-    from firstpoint.commands import contacts as cmd
+    from firstpoint.records import retention as cmd
 
     real_import = importlib.import_module
 

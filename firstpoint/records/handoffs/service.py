@@ -1,274 +1,50 @@
-"""Handoffs to accountable officers: the encrypted record, its status history and its outbox.
+"""Creates, reads and moves handoffs through their statuses.
 
-Where delivery staff (e.g. social workers) are accountable as the point of contact,
-Business Support passes the enquiry to the accountable officer and does not
-intervene. :class:`HandoffService` records that handoff: the handoff row, its first
-status event and one outbox row per notification target are written in ONE
-transaction, so a handoff is never lost even if every notifier then fails (the
-:class:`firstpoint.notify.outbox.OutboxDispatcher` keeps retrying).
-
-The caller's name, contact method/details/time, message, transcript and officers'
-notes are encrypted with :class:`firstpoint.records.crypto.FieldCipher`. Datetimes
-are stored as UTC and returned timezone-aware.
+:class:`HandoffService` writes the handoff row, its first status event and one
+outbox row per notification target in ONE transaction, so a handoff is never lost
+even if every notifier then fails (the :class:`firstpoint.notify.outbox.OutboxDispatcher`
+keeps retrying). The caller's name, contact method/details/time, message, transcript
+and officers' notes are encrypted with :class:`firstpoint.records.crypto.FieldCipher`.
+Datetimes are returned timezone-aware.
 """
 
 from __future__ import annotations
 
 import builtins
 import json
-import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    CheckConstraint,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    select,
-    update,
-)
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import relationship, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
+from firstpoint.database import as_utc, session_scope, utcnow
 from firstpoint.notify.base import ENV_TARGET_PREFIX, compose_notification
+from firstpoint.notify.models import pending
 from firstpoint.records.crypto import FieldCipher
-from firstpoint.records.db import Base, session_scope
+from firstpoint.records.handoffs.models import (
+    STATUSES,
+    SYSTEM_ACTOR,
+    TRANSITIONS,
+    Handoff,
+    HandoffEvent,
+)
+from firstpoint.records.handoffs.references import new_reference, normalise_reference
+from firstpoint.records.handoffs.views import (
+    HandoffEventView,
+    HandoffLimits,
+    HandoffNotFound,
+    HandoffRateLimited,
+    HandoffReceipt,
+    HandoffSummary,
+    HandoffView,
+    TransitionError,
+)
 from knowledge.directory import Directory, format_local
 
-#: Reference alphabet: digits and capitals without the look-alikes 0/O and 1/I.
-REFERENCE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-REFERENCE_PREFIX = "FP-"
-REFERENCE_LENGTH = 6
-
-STATUSES = ("new", "acknowledged", "contacted", "closed")
-#: Allowed status changes. Closing an acknowledged handoff without contact needs a note.
-TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "new": frozenset({"acknowledged"}),
-    "acknowledged": frozenset({"contacted", "closed"}),
-    "contacted": frozenset({"closed"}),
-    "closed": frozenset(),
-}
-PRIORITIES = ("emergency", "urgent", "normal")
-OUTBOX_STATUSES = ("pending", "sent", "failed")
-SYSTEM_ACTOR = "firstpoint"
 _CREATE_ATTEMPTS = 5
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(timezone.utc)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """``value`` as aware UTC (SQLite returns naive datetimes, stored as UTC)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
-
-
-def _in(values: Iterable[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
-
-class Handoff(Base):
-    """One enquiry passed to an accountable team; personal columns are ciphertext."""
-
-    __tablename__ = "handoffs"
-    __table_args__ = (
-        CheckConstraint(f"status IN ({_in(STATUSES)})", name="status"),
-        CheckConstraint(f"priority IN ({_in(PRIORITIES)})", name="priority"),
-    )
-
-    id = Column(Integer, primary_key=True)
-    reference = Column(String(16), nullable=False, unique=True)
-    team_id = Column(String(64), nullable=False, index=True)
-    category = Column(String(32), nullable=False)
-    priority = Column(String(16), nullable=False)
-    status = Column(String(16), nullable=False, index=True)
-    channel = Column(String(32), nullable=False)
-    audience = Column(String(16), nullable=False)
-    conversation_id = Column(String(255), nullable=False, index=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, index=True)
-    sla_due_at = Column(DateTime(timezone=True), nullable=False)
-    anonymous = Column(Boolean, nullable=False)
-    consent_to_share = Column(Boolean, nullable=True)
-    caller_name = Column(Text, nullable=True)
-    contact_method = Column(Text, nullable=True)
-    contact_details = Column(Text, nullable=True)
-    contact_time = Column(Text, nullable=True)
-    message = Column(Text, nullable=True)
-    transcript = Column(Text, nullable=True)
-
-    events = relationship("HandoffEvent", back_populates="handoff",
-                          order_by="HandoffEvent.id", cascade="all, delete-orphan")
-    outbox = relationship("OutboxMessage", back_populates="handoff",
-                          order_by="OutboxMessage.id", cascade="all, delete-orphan")
-
-
-class HandoffEvent(Base):
-    """A status change of a handoff (``from_status`` is None for creation); note encrypted."""
-
-    __tablename__ = "handoff_events"
-
-    id = Column(Integer, primary_key=True)
-    handoff_id = Column(Integer, ForeignKey("handoffs.id", ondelete="CASCADE"),
-                        nullable=False, index=True)
-    from_status = Column(String(16), nullable=True)
-    to_status = Column(String(16), nullable=False)
-    actor = Column(String(128), nullable=False)
-    at = Column(DateTime(timezone=True), nullable=False)
-    note = Column(Text, nullable=True)
-
-    handoff = relationship("Handoff", back_populates="events")
-
-
-class OutboxMessage(Base):
-    """A notification waiting to be (or already) sent; rows are never deleted."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (
-        CheckConstraint(f"status IN ({_in(OUTBOX_STATUSES)})", name="status"),
-        Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
-    )
-
-    id = Column(Integer, primary_key=True)
-    handoff_id = Column(Integer, ForeignKey("handoffs.id", ondelete="CASCADE"),
-                        nullable=False, index=True)
-    notifier = Column(String(32), nullable=False)
-    target = Column(String(512), nullable=False)
-    payload = Column(JSON, nullable=False)
-    status = Column(String(16), nullable=False)
-    attempts = Column(Integer, nullable=False)
-    next_attempt_at = Column(DateTime(timezone=True), nullable=False)
-    last_error = Column(Text, nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
-    sent_at = Column(DateTime(timezone=True), nullable=True)
-
-    handoff = relationship("Handoff", back_populates="outbox")
-
-
-# --------------------------------------------------------------------------- views
-
-
-class HandoffNotFound(LookupError):
-    """No handoff has that reference."""
-
-
-class TransitionError(ValueError):
-    """A status change that is not allowed (or lost a race with another change)."""
-
-
-@dataclass(frozen=True)
-class HandoffReceipt:
-    """What the bot tells the caller after a handoff is recorded."""
-
-    reference: str
-    team_id: str
-    team_name: str
-    priority: str
-    sla_due_at: datetime
-    sla_due_text: str
-    is_open_now: bool
-    out_of_hours: str
-    what_happens_next: str
-
-
-class HandoffRateLimited(RuntimeError):
-    """One conversation has filed as many handoffs as :class:`HandoffLimits` allows."""
-
-
-@dataclass(frozen=True)
-class HandoffLimits:
-    """Per-conversation limits: a flood of handoffs must not bury real ones.
-
-    ``max_per_window`` handoffs per ``window_minutes`` for one conversation;
-    the same category and message again within ``duplicate_minutes`` returns
-    the earlier reference instead of filing twice.
-    """
-
-    max_per_window: int = 5
-    window_minutes: int = 60
-    duplicate_minutes: int = 30
-
-
-@dataclass(frozen=True)
-class HandoffEventView:
-    """One status change, note decrypted."""
-
-    from_status: str | None
-    to_status: str
-    actor: str
-    at: datetime
-    note: str | None
-
-
-@dataclass(frozen=True)
-class HandoffSummary:
-    """A handoff without any personal data (for lists)."""
-
-    reference: str
-    team_id: str
-    category: str
-    priority: str
-    status: str
-    channel: str
-    created_at: datetime
-    sla_due_at: datetime
-    overdue: bool
-
-
-@dataclass(frozen=True)
-class HandoffView:
-    """A handoff with its personal fields decrypted, for the accountable officer."""
-
-    summary: HandoffSummary
-    audience: str
-    conversation_id: str
-    anonymous: bool
-    consent_to_share: bool | None
-    caller_name: str | None
-    contact_method: str | None
-    contact_details: str | None
-    contact_time: str | None
-    message: str | None
-    transcript: list[dict[str, str]]
-    events: list[HandoffEventView]
-
-    @property
-    def reference(self) -> str:
-        """The handoff reference."""
-        return self.summary.reference
-
-    @property
-    def status(self) -> str:
-        """The current status."""
-        return self.summary.status
-
-
-def new_reference() -> str:
-    """A random reference like ``FP-7K3M9Q`` (about a billion possibilities)."""
-    return REFERENCE_PREFIX + "".join(
-        secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH)
-    )
-
-
-def normalise_reference(text: str) -> str:
-    """A reference as typed by a person (``fp-7k3m9q``, ``7K3M9Q``) in canonical form."""
-    value = text.strip().upper().replace(" ", "")
-    if not value.startswith(REFERENCE_PREFIX):
-        value = REFERENCE_PREFIX + value.removeprefix("FP")
-    return value
 
 
 def _turn_time(value: Any) -> str:
@@ -379,10 +155,7 @@ class HandoffService:
             handoff.events.append(HandoffEvent(from_status=None, to_status="new",
                                                actor=SYSTEM_ACTOR, at=now))
             for notifier, target in targets:
-                handoff.outbox.append(OutboxMessage(
-                    notifier=notifier, target=target, payload=notification.to_payload(),
-                    status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                ))
+                handoff.outbox.append(pending(notifier, target, notification.to_payload(), now))
             try:
                 with session_scope(self.session_factory) as session:
                     session.add(handoff)
@@ -391,14 +164,20 @@ class HandoffService:
                     raise  # not a reference collision: a real error
                 last_error = exc  # the reference was taken between check and insert
                 continue
-            return HandoffReceipt(
-                reference=reference, team_id=team.id, team_name=team.name, priority=priority,
-                sla_due_at=due, sla_due_text=format_local(due),
-                is_open_now=self.directory.is_open(team, now),
-                out_of_hours=team.out_of_hours.text(),
-                what_happens_next=team.what_happens_next,
-            )
+            return self._receipt(reference, team.id, priority, due, now)
         raise RuntimeError("could not store the handoff after several attempts") from last_error
+
+    def _receipt(self, reference: str, team_id: str, priority: str, due: datetime,
+                 now: datetime) -> HandoffReceipt:
+        """What to tell the caller about a handoff to ``team_id`` due at ``due``."""
+        team = self.directory.team(team_id)
+        return HandoffReceipt(
+            reference=reference, team_id=team.id, team_name=team.name, priority=priority,
+            sla_due_at=due, sla_due_text=format_local(due),
+            is_open_now=self.directory.is_open(team, now),
+            out_of_hours=team.out_of_hours.text(),
+            what_happens_next=team.what_happens_next,
+        )
 
     def _check_limits(
         self, conversation_id: str, category: str, message: str | None, now: datetime
@@ -420,15 +199,8 @@ class HandoffService:
             created = as_utc(row.created_at)
             if (created is not None and created >= duplicate_after and row.category == category
                     and self.cipher.decrypt(row.message) == message):
-                team = self.directory.team(row.team_id)
-                due = as_utc(row.sla_due_at) or now
-                return HandoffReceipt(
-                    reference=row.reference, team_id=team.id, team_name=team.name,
-                    priority=row.priority, sla_due_at=due, sla_due_text=format_local(due),
-                    is_open_now=self.directory.is_open(team, now),
-                    out_of_hours=team.out_of_hours.text(),
-                    what_happens_next=team.what_happens_next,
-                )
+                return self._receipt(row.reference, row.team_id, row.priority,
+                                     as_utc(row.sla_due_at) or now, now)
         rate_after = now - timedelta(minutes=limits.window_minutes)
         recent = [r for r in rows if (as_utc(r.created_at) or now) >= rate_after]
         if len(recent) >= limits.max_per_window:
@@ -560,25 +332,3 @@ class HandoffService:
             sla_due_at=due,
             overdue=handoff.status in ("new", "acknowledged") and now > due,
         )
-
-
-def service_from_settings(settings: Any = None, *, migrate: bool = True) -> HandoffService:
-    """A :class:`HandoffService` for the configured database, key and directory.
-
-    Creates an engine (call once per process); ``migrate`` applies the migrations first.
-    """
-    from firstpoint.records.crypto import cipher_from_settings
-    from firstpoint.records.db import make_engine, session_factory
-    from firstpoint.settings import get_settings
-    from knowledge.directory import load_directory
-
-    settings = settings or get_settings()
-    if migrate:
-        from firstpoint.records.migrate import upgrade
-
-        upgrade(settings.database_url)
-    return HandoffService(
-        session_factory(make_engine(settings.database_url)),
-        cipher_from_settings(settings),
-        load_directory(settings.content_dir),
-    )

@@ -1,14 +1,7 @@
-"""The contact log: one row per Rasa session, built from redacted event facts.
+"""Builds the contact log from facts: :class:`ContactRecorder`.
 
-Tables (``docs/contact-log-schema.md``, migrations ``0001_contacts`` and
-``0003_report_indexes``): ``contacts``, ``contact_topics`` and ``unrecognised_messages``.
-The child tables repeat their contact's ``local_date``, ``channel`` and ``audience``
-so reports filter them without a join; ORM events below keep the copies in step.
-Nothing personal is stored: the conversation is identified by an HMAC of the Rasa
-sender id, free text only ever arrives already redacted (:mod:`firstpoint.events.facts`).
-
-:class:`ContactRecorder` applies facts in the order Rasa published them. Outcome
-precedence (``docs/contracts.md``): emergency > handed_off > answered > declined >
+Facts are applied in the order Rasa published them. Outcome precedence
+(``docs/contracts.md``): emergency > handed_off > answered > declined >
 not_understood > abandoned. A contact closes when its conversation starts a new
 session or when it has been idle longer than ``idle_minutes`` (:meth:`close_idle`);
 on closing it becomes ``abandoned`` when the person left without an answer or a
@@ -19,270 +12,37 @@ supersedes the earlier misunderstanding).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import logging
-import os
-import secrets
-import stat
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
-from sqlalchemy import (
-    Column,
-    Date,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    SmallInteger,
-    String,
-    Text,
-    UniqueConstraint,
-    event,
-    select,
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from firstpoint.database import make_engine, session_factory, session_scope
+from firstpoint.records.contacts import facts as F
+from firstpoint.records.contacts.dedup import claim
+from firstpoint.records.contacts.facts import Fact, conversation_key
+from firstpoint.records.contacts.keys import contact_key_from_settings
+from firstpoint.records.contacts.models import (
+    OUTCOMES,
+    UTC,
+    Contact,
+    ContactTopic,
+    UnrecognisedMessage,
+    naive_utc,
 )
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import Mapper, Session, relationship, sessionmaker
-
-from firstpoint.events import facts as F
-from firstpoint.events.facts import Fact, conversation_key
-from firstpoint.records.db import Base, session_scope
 from firstpoint.settings import Settings
 
-log = logging.getLogger(__name__)
-
-UTC = timezone.utc
-LONDON = ZoneInfo("Europe/London")
-OUTCOMES = ("emergency", "handed_off", "answered", "declined", "not_understood", "abandoned")
 _RANK = {name: len(OUTCOMES) - i for i, name in enumerate(OUTCOMES)}
-KEY_FILE_NAME = "contact_log.key"
-_KEY_PURPOSE = b"firstpoint contact log conversation key v1"
-
-
-class Contact(Base):
-    """One contact: a Rasa session of one conversation, without personal data."""
-
-    __tablename__ = "contacts"
-
-    id = Column(Integer, primary_key=True)
-    contact_uuid = Column(String(36), unique=True, nullable=False,
-                          default=lambda: str(uuid.uuid4()))
-    conversation_key = Column(String(64), index=True, nullable=False)
-    session_no = Column(Integer, nullable=False)
-    channel = Column(String(20), index=True, nullable=False)
-    audience = Column(String(10), index=True, nullable=False)
-    language = Column(String(5), nullable=False)
-    started_at = Column(DateTime, index=True, nullable=False)
-    last_event_at = Column(DateTime, nullable=False)
-    ended_at = Column(DateTime, nullable=True)
-    local_date = Column(Date, nullable=False)  # indexed by ix_contacts_hours/_report
-    local_month = Column(String(7), index=True, nullable=False)
-    local_hour = Column(SmallInteger, nullable=False)
-    local_weekday = Column(SmallInteger, nullable=False)
-    user_turns = Column(Integer, nullable=False, default=0)
-    outcome = Column(String(20), index=True, nullable=True)
-    safety_category = Column(String(30), nullable=True)
-    handoff_team = Column(String(60), index=True, nullable=True)
-    handoff_reference = Column(String(20), nullable=True)
-    rating = Column(String(12), nullable=True)
-    rating_comment = Column(Text, nullable=True)
-
-    topics = relationship("ContactTopic", order_by="ContactTopic.position",
-                          cascade="all, delete-orphan", passive_deletes=True,
-                          back_populates="contact")
-    unrecognised = relationship("UnrecognisedMessage", order_by="UnrecognisedMessage.id",
-                                cascade="all, delete-orphan", passive_deletes=True,
-                                back_populates="contact")
-
-    __table_args__ = (
-        # Reports (firstpoint.reports.queries): the figures statement streams off this
-        # covering index; the weekday x hour grid off ix_contacts_hours.
-        Index("ix_contacts_report", "local_date", "local_weekday", "local_month", "channel",
-              "audience", "outcome", "rating", "handoff_team", "local_hour", "id"),
-        Index("ix_contacts_hours", "local_date", "local_weekday", "local_hour"),
-    )
-
-    def set_started(self, started_at: datetime) -> None:
-        """Set ``started_at`` (naive UTC) and the Europe/London fields derived from it."""
-        self.started_at = started_at
-        (self.local_date, self.local_month, self.local_hour,
-         self.local_weekday) = local_fields(started_at)
-
-
-class ContactTopic(Base):
-    """A knowledge entry answered during a contact, in the order first answered.
-
-    ``local_date``, ``channel`` and ``audience`` are copies of the contact's (set on
-    append to ``Contact.topics`` and kept in step by the events below).
-    """
-
-    __tablename__ = "contact_topics"
-
-    id = Column(Integer, primary_key=True)
-    contact_id = Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False)
-    entry_id = Column(String(80), nullable=False)
-    position = Column(SmallInteger, nullable=False)
-    local_date = Column(Date, nullable=False)
-    channel = Column(String(20), nullable=False)
-    audience = Column(String(10), nullable=False)
-
-    contact = relationship("Contact", back_populates="topics")
-
-    __table_args__ = (
-        # An entry at most once per contact: top topics counts rows as contacts. Its
-        # index (led by contact_id) also serves the foreign key.
-        UniqueConstraint("contact_id", "entry_id", name="uq_contact_topics_contact_id_entry_id"),
-        Index("ix_contact_topics_report", "entry_id", "local_date", "channel", "audience",
-              "contact_id"),
-    )
-
-
-class UnrecognisedMessage(Base):
-    """A message the assistant did not understand, stored redacted.
-
-    ``local_date``, ``channel`` and ``audience`` are the contact's (kept in step).
-    """
-
-    __tablename__ = "unrecognised_messages"
-
-    id = Column(Integer, primary_key=True)
-    contact_id = Column(Integer, ForeignKey("contacts.id", ondelete="CASCADE"),
-                        index=True, nullable=False)
-    at = Column(DateTime, nullable=False)
-    text_redacted = Column(Text, nullable=False)
-    channel = Column(String(20), nullable=False)
-    audience = Column(String(10), nullable=False)
-    local_date = Column(Date, nullable=False)
-
-    contact = relationship("Contact", back_populates="unrecognised")
-
-    __table_args__ = (
-        Index("ix_unrecognised_messages_report", "local_date", "channel", "audience"),
-    )
-
-
-# ----------------------------------------------------- denormalised copies in step
-
-SCOPE_COLUMNS = ("local_date", "channel", "audience")
-
-
-def _copy_scope(contact: Contact, child: ContactTopic | UnrecognisedMessage) -> None:
-    for name in SCOPE_COLUMNS:
-        setattr(child, name, getattr(contact, name))
-
-
-@event.listens_for(Contact.topics, "append")
-@event.listens_for(Contact.unrecognised, "append")
-def _child_appended(contact: Contact, child: ContactTopic | UnrecognisedMessage,
-                    _initiator: object) -> None:
-    """A topic or unrecognised message added to a contact takes the contact's scope."""
-    _copy_scope(contact, child)
-
-
-def _scope_setter(name: str) -> Callable[[Contact, object, object, object], None]:
-    def changed(contact: Contact, value: object, old: object, _initiator: object) -> None:
-        """The contact's ``name`` changed (e.g. channel at the first user turn): copy it."""
-        if value == old:
-            return
-        for child in (*contact.topics, *contact.unrecognised):
-            setattr(child, name, value)
-
-    return changed
-
-
-for _name in SCOPE_COLUMNS:
-    event.listen(getattr(Contact, _name), "set", _scope_setter(_name))
-
-
-def _scope_before_insert(_mapper: Mapper, connection: Connection,
-                         child: ContactTopic | UnrecognisedMessage) -> None:
-    """Whatever was given, a child is inserted with its contact's scope: from the
-    contact object when it was added through the relationship, else read by
-    ``contact_id`` in the same transaction."""
-    contact = sa_inspect(child).attrs.contact.loaded_value
-    if isinstance(contact, Contact):
-        _copy_scope(contact, child)
-        return
-    row = connection.execute(
-        select(Contact.local_date, Contact.channel, Contact.audience)
-        .where(Contact.id == child.contact_id)
-    ).first()
-    if row is not None:  # else the foreign key rejects the row anyway
-        child.local_date, child.channel, child.audience = row
-
-
-event.listen(ContactTopic, "before_insert", _scope_before_insert)
-event.listen(UnrecognisedMessage, "before_insert", _scope_before_insert)
-
-
-# --------------------------------------------------------------------------- keys
-
-
-def _derive(secret: bytes) -> bytes:
-    """A key for this one purpose, so the data key itself is never used as the HMAC key."""
-    return hmac.new(secret, _KEY_PURPOSE, hashlib.sha256).digest()
-
-
-def _local_key_file(path: Path) -> bytes:
-    """The secret in ``path`` (hex), creating it with mode 0600 if it does not exist."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as handle:
-            handle.write(secrets.token_hex(32) + "\n")
-        try:
-            os.link(tmp, path)  # atomic: a concurrent creator's key wins, never half a key
-            log.warning("created the contact-log key file %s; set FIRSTPOINT_DATA_KEY in "
-                        "production (and back this file up: without it, subject-access "
-                        "lookups cannot find earlier contacts)", path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    mode = stat.S_IMODE(path.stat().st_mode)
-    if mode & 0o077:
-        log.warning("contact-log key file %s is readable by other users (mode %o)", path, mode)
-    return bytes.fromhex(path.read_text(encoding="ascii").strip())
-
-
-def contact_keys_from_settings(settings: Settings) -> list[bytes]:
-    """Every HMAC key this install may have used, newest first.
-
-    One per comma-separated ``settings.data_key`` (rotation keeps older keys after
-    the new one, so subject-access lookups still find older contacts); without a
-    data key, the secret in ``<var_dir>/contact_log.key`` (created 0600 if missing).
-    """
-    parts = [p.strip() for p in (settings.data_key or "").split(",") if p.strip()]
-    if parts:
-        return [_derive(p.encode("utf-8")) for p in parts]
-    return [_derive(_local_key_file(Path(settings.var_dir) / KEY_FILE_NAME))]
-
-
-def contact_key_from_settings(settings: Settings) -> bytes:
-    """The HMAC key for conversation keys: derived from the first data key, else the key file."""
-    return contact_keys_from_settings(settings)[0]
-
-
-# --------------------------------------------------------------------------- recorder
 
 
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
 
 
 @dataclass
@@ -336,7 +96,7 @@ class ContactRecorder:
     def _when(self, fact: Fact) -> datetime:
         if fact.at is not None:
             return datetime.fromtimestamp(fact.at, UTC).replace(tzinfo=None)
-        return _naive_utc(self.clock())
+        return naive_utc(self.clock())
 
     def conversation_key_for(self, fact: Fact) -> str:
         """The HMAC conversation key of a fact (already set on pseudonymised facts)."""
@@ -400,7 +160,7 @@ class ContactRecorder:
         """Record one fact (in its own transaction); False if ``event_id`` was applied before.
 
         ``event_id`` (the consumer's digest of a RabbitMQ message body,
-        :mod:`firstpoint.events.dedup`) is stored in the same transaction, so a
+        :mod:`firstpoint.records.contacts.dedup`) is stored in the same transaction, so a
         redelivered message is recorded exactly once.
         """
         key = self.conversation_key_for(fact)
@@ -412,11 +172,8 @@ class ContactRecorder:
             state.meta_language = fact.language or state.meta_language
             return True
         with session_scope(self.session_factory) as session:
-            if event_id is not None:
-                from firstpoint.events.dedup import claim
-
-                if not claim(session, event_id):
-                    return False
+            if event_id is not None and not claim(session, event_id):
+                return False
             self._apply_in(session, key, fact, state, when)
         return True
 
@@ -533,7 +290,7 @@ class ContactRecorder:
         Contacts where the person never wrote and nothing happened (a widget that
         opened a session and was never used) are deleted instead: they are not contacts.
         """
-        cutoff = _naive_utc(now or self.clock()) - self.idle
+        cutoff = naive_utc(now or self.clock()) - self.idle
         closed = 0
         with session_scope(self.session_factory) as session:
             stale = session.execute(
@@ -550,18 +307,11 @@ class ContactRecorder:
         return closed
 
 
-def local_fields(moment: datetime) -> tuple[date, str, int, int]:
-    """(local date, "YYYY-MM", hour, weekday) of a UTC time in Europe/London."""
-    local = _naive_utc(moment).replace(tzinfo=UTC).astimezone(LONDON)
-    return local.date(), f"{local.year:04d}-{local.month:02d}", local.hour, local.weekday()
-
 
 def recorder_for_url(url: str, settings: Settings, *, key: bytes | None = None,
                      clock: Callable[[], datetime] = utc_now,
                      idle_minutes: int | None = None) -> tuple[ContactRecorder, Engine]:
     """A recorder writing to ``url`` (engine created here, not connected) and its engine."""
-    from firstpoint.records.db import make_engine, session_factory
-
     engine = make_engine(url)
     recorder = ContactRecorder(
         session_factory(engine),

@@ -1,4 +1,4 @@
-"""Exactly-once recording of RabbitMQ deliveries in the contact log.
+"""Exactly-once recording of RabbitMQ deliveries in the contact log (the applied ledger).
 
 RabbitMQ delivers at least once: a consumer killed after its database commit but
 before its ``ack`` gets the same message again when it restarts. The consumer
@@ -9,8 +9,9 @@ a redelivered body is acknowledged and skipped. Rasa's event bodies carry the
 sender, the event type and a float timestamp, so two different events do not
 share a body (two byte-identical events would describe the same thing twice).
 
-The table is the consumer's own bookkeeping, not part of the records schema
-(no Alembic migration): :func:`ensure_table` creates it when the consumer starts,
+The table is the consumer's bookkeeping, kept beside the recorder that claims in
+it but not part of the records schema (no Alembic migration): :func:`ensure_table`
+creates it when the consumer (:mod:`firstpoint.events.consumer`) starts,
 and :func:`forget_older_than` keeps only recent digests (redeliveries come within
 minutes, not days).
 """
