@@ -18,11 +18,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from firstpoint.records.handoffs import REFERENCE_ALPHABET, REFERENCE_LENGTH, REFERENCE_PREFIX
+from knowledge.vocabulary import RESIDENT as RESIDENT  # re-exported for the channels
+from knowledge.vocabulary import STAFF as STAFF
+from knowledge.vocabulary import VIEWER_AUDIENCES
 
 logger = logging.getLogger(__name__)
-
-RESIDENT = "resident"
-STAFF = "staff"
 
 #: A handoff reference as the bot words it ("Your reference is FP-7K3M9Q.").
 REFERENCE_RE = re.compile(
@@ -32,7 +32,7 @@ REFERENCE_RE = re.compile(
 
 def session_metadata(channel: str, audience: str, **extra: Any) -> dict[str, Any]:
     """The metadata a channel attaches to every message: its channel, its audience, extras."""
-    if audience not in (RESIDENT, STAFF):
+    if audience not in VIEWER_AUDIENCES:
         raise ValueError(f"unknown audience {audience!r}")
     return {"channel": channel, "audience": audience, **extra}
 

@@ -35,6 +35,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from knowledge.vocabulary import CHANNEL_RE, DEFAULT_AUDIENCE, DEFAULT_CHANNEL, VIEWER_AUDIENCES
+
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 5000
@@ -48,8 +50,7 @@ DEFAULT_METADATA_MAX_BYTES = 2048
 #: C0 controls except tab, newline and carriage return; DEL; C1 controls.
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 SENDER_RE = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
-AUDIENCES = ("resident", "staff")
-CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,19}$")
+AUDIENCES = VIEWER_AUDIENCES
 
 
 class RequestError(ValueError):
@@ -110,7 +111,7 @@ def _clean_metadata(metadata: dict[str, Any], max_bytes: int) -> dict[str, Any]:
 
 
 def parse_body(
-    raw: bytes, default_channel: str = "rest", trust_claims: bool = True,
+    raw: bytes, default_channel: str = DEFAULT_CHANNEL, trust_claims: bool = True,
     metadata_max_bytes: int = DEFAULT_METADATA_MAX_BYTES,
 ) -> tuple[str, str, dict[str, Any]]:
     """Validate a webhook body; returns (sender, message, metadata) or raises RequestError.
@@ -147,14 +148,14 @@ def parse_body(
     if not isinstance(metadata, dict):
         raise RequestError("'metadata' must be a JSON object")
     metadata = _clean_metadata(metadata, metadata_max_bytes)
-    audience = metadata.get("audience", "resident")
+    audience = metadata.get("audience", DEFAULT_AUDIENCE)
     if audience not in AUDIENCES:
         raise RequestError("'metadata.audience' must be 'resident' or 'staff'")
     channel = metadata.get("channel", default_channel)
     if not isinstance(channel, str) or not CHANNEL_RE.match(channel):
         raise RequestError("'metadata.channel' must be a short lower-case name such as 'web'")
     if not trust_claims:
-        audience, channel = "resident", default_channel
+        audience, channel = DEFAULT_AUDIENCE, default_channel
     return sender, message, {**metadata, "audience": audience, "channel": channel}
 
 

@@ -9,9 +9,15 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-AUDIENCES = ("resident", "staff")
-DEFAULT_AUDIENCE = "resident"  # the safer default: staff-only content stays hidden
-_CHANNEL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,19}$")
+from knowledge.vocabulary import (
+    CHANNEL_RE,
+    DEFAULT_AUDIENCE,
+    DEFAULT_CHANNEL,
+    SLOT_SESSION_METADATA,
+    VIEWER_AUDIENCES,
+)
+
+AUDIENCES = VIEWER_AUDIENCES
 _WELSH_WORDS = frozenset(
     "shwmae helo diolch bore da prynhawn noswaith hwyl croeso cymraeg os gwelwch yn dda "
     "ydych chi allwch helpu sut mae".split()
@@ -29,7 +35,7 @@ class Context:
 def _metadata(tracker: Tracker) -> dict[str, Any]:
     meta = (tracker.latest_message or {}).get("metadata") or {}
     if not meta:
-        meta = tracker.get_slot("session_started_metadata") or {}
+        meta = tracker.get_slot(SLOT_SESSION_METADATA) or {}
     return meta if isinstance(meta, dict) else {}
 
 
@@ -39,8 +45,10 @@ def conversation_context(tracker: Tracker) -> Context:
     audience = str(meta.get("audience") or "").lower()
     if audience not in AUDIENCES:
         audience = DEFAULT_AUDIENCE
-    channel = str(meta.get("channel") or tracker.get_latest_input_channel() or "rest").lower()
-    if not _CHANNEL_RE.match(channel):
+    channel = str(
+        meta.get("channel") or tracker.get_latest_input_channel() or DEFAULT_CHANNEL
+    ).lower()
+    if not CHANNEL_RE.match(channel):
         channel = "other"
     return Context(channel, audience)
 

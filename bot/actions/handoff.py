@@ -32,6 +32,7 @@ from firstpoint.dialogue.handoff import (
 from firstpoint.records.handoffs import HandoffRateLimited
 from knowledge.directory import Directory
 from knowledge.schema import CouncilSettings
+from knowledge.vocabulary import SAFETY_CATEGORIES, SLOT_SAFETY_CATEGORY
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +61,12 @@ def _directory() -> Directory:
 
 def _category_from(tracker: Tracker) -> str | None:
     """The safety category of this conversation: the slot, if it is a real category."""
-    from knowledge.safety import CATEGORIES
-
-    category = tracker.get_slot("safety_category")
-    if category in CATEGORIES:
+    category = tracker.get_slot(SLOT_SAFETY_CATEGORY)
+    if category in SAFETY_CATEGORIES:
         return str(category)
     risk = (tracker.latest_message or {}).get("risk") or {}
     category = risk.get("category") if isinstance(risk, dict) else None
-    return str(category) if category in CATEGORIES else None
+    return str(category) if category in SAFETY_CATEGORIES else None
 
 
 def _known_category(directory: Directory, category: str | None) -> str | None:

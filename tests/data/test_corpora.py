@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from knowledge.loader import read_yaml
+from knowledge.schema import ContentError
+from knowledge.vocabulary import SAFETY_CATEGORIES, VIEWER_AUDIENCES
 
 ROOT = Path(__file__).resolve().parents[2]
 DISCLOSURES = ROOT / "tests" / "data" / "disclosures.yml"
@@ -23,16 +26,9 @@ KB_PARAPHRASES = ROOT / "tests" / "data" / "kb_paraphrases.yml"
 HELDOUT = ROOT / "tests" / "nlu" / "heldout.yml"
 INTENTS_DOC = ROOT / "docs" / "intents.md"
 
-CATEGORIES = (
-    "danger",
-    "self_harm",
-    "child_safeguarding",
-    "adult_safeguarding",
-    "domestic_abuse",
-    "casework",
-)
+CATEGORIES = SAFETY_CATEGORIES
 KINDS = ("does", "will_not", "info")
-AUDIENCES = ("staff", "resident")
+AUDIENCES = VIEWER_AUDIENCES
 
 # Knowledge areas and the entry ids that belong to each (from the brief).
 AREA_ENTRIES: dict[str, tuple[str, ...]] = {
@@ -94,46 +90,59 @@ def normalise(text: str) -> str:
 
 
 def load_yaml(path: Path) -> Any:
-    """Parse a corpus file, failing the test with the file name if it is not valid YAML."""
+    """Parse a corpus file with the content reader (duplicate keys refused), or fail the test."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        pytest.fail(f"{path}: cannot load: {exc}")
+        return read_yaml(path)
+    except ContentError as exc:
+        pytest.fail(f"cannot load: {exc}")
+
+
+class Where:
+    """One corpus entry: builds errors in the content format ``file: entry 'x': field 'y': ...``."""
+
+    def __init__(self, source: str, entry: str | None = None) -> None:
+        self.source = source
+        self.entry = entry
+
+    def error(self, field: str | None, message: str) -> str:
+        return str(ContentError(self.source, self.entry, field, message))
 
 
 def _entries(data: Any, key: str, source: str) -> tuple[list[Any], list[str]]:
     """Return the list under ``key`` in a corpus mapping, or an error naming the problem."""
     if not isinstance(data, Mapping) or not isinstance(data.get(key), list):
-        return [], [f"{source}: top level must be a mapping with a list under '{key}'"]
+        return [], [Where(source).error(key, "the top level must be a mapping with this list")]
     return data[key], []
 
 
-def _text_error(item: Any, where: str, field: str = "text") -> str | None:
+def _text_error(item: Any, where: Where, field: str = "text") -> str | None:
     """An error message when ``item[field]`` is not a non-empty string, else None."""
     value = item.get(field) if isinstance(item, Mapping) else None
     if not isinstance(value, str) or not value.strip():
-        return f"{where}.{field}: must be a non-empty string"
+        return where.error(field, "must be a non-empty string")
     return None
 
 
-def _unexpected_keys(item: Mapping[str, Any], allowed: set[str], where: str) -> list[str]:
+def _unexpected_keys(item: Mapping[str, Any], allowed: set[str], where: Where) -> list[str]:
     """Errors naming each key of ``item`` not in ``allowed``."""
-    return [f"{where}.{key}: unexpected field" for key in sorted(set(item) - allowed)]
+    return [where.error(str(key), "unexpected field") for key in sorted(set(item) - allowed)]
 
 
 def disclosure_errors(data: Any, source: str) -> list[str]:
     """Schema errors in a disclosures corpus (file, entry index and field in each message)."""
     items, errors = _entries(data, "disclosures", source)
     for index, item in enumerate(items):
-        where = f"{source}: disclosures[{index}]"
+        where = Where(source, f"disclosures[{index}]")
         if not isinstance(item, Mapping):
-            errors.append(f"{where}: must be a mapping")
+            errors.append(where.error(None, "must be a mapping"))
             continue
         errors.extend(_unexpected_keys(item, {"text", "category"}, where))
         if (message := _text_error(item, where)) is not None:
             errors.append(message)
         if item.get("category") not in CATEGORIES:
-            errors.append(f"{where}.category: {item.get('category')!r} not one of {CATEGORIES}")
+            errors.append(
+                where.error("category", f"{item.get('category')!r} not one of {CATEGORIES}")
+            )
     return errors
 
 
@@ -141,9 +150,9 @@ def ordinary_errors(data: Any, source: str) -> list[str]:
     """Schema errors in an ordinary-questions corpus."""
     items, errors = _entries(data, "ordinary", source)
     for index, item in enumerate(items):
-        where = f"{source}: ordinary[{index}]"
+        where = Where(source, f"ordinary[{index}]")
         if not isinstance(item, Mapping):
-            errors.append(f"{where}: must be a mapping")
+            errors.append(where.error(None, "must be a mapping"))
             continue
         errors.extend(_unexpected_keys(item, {"text"}, where))
         if (message := _text_error(item, where)) is not None:
@@ -151,31 +160,33 @@ def ordinary_errors(data: Any, source: str) -> list[str]:
     return errors
 
 
-def _expectation_errors(item: Mapping[str, Any], where: str) -> list[str]:
+def _expectation_errors(item: Mapping[str, Any], where: Where) -> list[str]:
     """Errors in the area / expect / kind / audience fields shared by questions and followups."""
     errors: list[str] = []
     area = item.get("area")
     if area not in AREA_ENTRIES:
-        errors.append(f"{where}.area: {area!r} is not a known area")
+        errors.append(where.error("area", f"{area!r} is not a known area"))
     expect = item.get("expect")
     if not isinstance(expect, list) or not expect:
-        errors.append(f"{where}.expect: must be a non-empty list of entry ids")
+        errors.append(where.error("expect", "must be a non-empty list of entry ids"))
         expect = []
     for entry in expect:
         if entry not in ENTRY_IDS:
-            errors.append(f"{where}.expect: {entry!r} is not a known entry id")
+            errors.append(where.error("expect", f"{entry!r} is not a known entry id"))
     if len(set(map(str, expect))) != len(expect):
-        errors.append(f"{where}.expect: lists an entry id twice")
+        errors.append(where.error("expect", "lists an entry id twice"))
     if area in AREA_ENTRIES and expect and expect[0] not in AREA_ENTRIES[area]:
-        errors.append(f"{where}.expect: best answer {expect[0]!r} is not in area {area!r}")
+        errors.append(where.error("expect", f"best answer {expect[0]!r} is not in area {area!r}"))
     kind = item.get("kind")
     if kind not in KINDS:
-        errors.append(f"{where}.kind: {kind!r} not one of {KINDS}")
+        errors.append(where.error("kind", f"{kind!r} not one of {KINDS}"))
     elif area in AREA_ENTRIES and (kind == "info") != (area in RESIDENT_AREAS):
-        errors.append(f"{where}.kind: {kind!r} does not fit area {area!r} (info is for residents)")
+        errors.append(
+            where.error("kind", f"{kind!r} does not fit area {area!r} (info is for residents)")
+        )
     audience = item.get("audience")
     if audience not in AUDIENCES:
-        errors.append(f"{where}.audience: {audience!r} not one of {AUDIENCES}")
+        errors.append(where.error("audience", f"{audience!r} not one of {AUDIENCES}"))
     return errors
 
 
@@ -186,9 +197,9 @@ def kb_errors(data: Any, source: str) -> list[str]:
     errors.extend(more)
     question_keys = {"text", "area", "expect", "kind", "audience"}
     for index, item in enumerate(questions):
-        where = f"{source}: questions[{index}]"
+        where = Where(source, f"questions[{index}]")
         if not isinstance(item, Mapping):
-            errors.append(f"{where}: must be a mapping")
+            errors.append(where.error(None, "must be a mapping"))
             continue
         errors.extend(_unexpected_keys(item, question_keys, where))
         if (message := _text_error(item, where)) is not None:
@@ -196,9 +207,9 @@ def kb_errors(data: Any, source: str) -> list[str]:
         errors.extend(_expectation_errors(item, where))
     followup_keys = {"first", "then", "area", "expect", "kind", "audience"}
     for index, item in enumerate(followups):
-        where = f"{source}: followups[{index}]"
+        where = Where(source, f"followups[{index}]")
         if not isinstance(item, Mapping):
-            errors.append(f"{where}: must be a mapping")
+            errors.append(where.error(None, "must be a mapping"))
             continue
         errors.extend(_unexpected_keys(item, followup_keys, where))
         for field in ("first", "then"):
@@ -213,24 +224,24 @@ def heldout_examples(data: Any, source: str) -> tuple[dict[str, list[str]], list
     errors: list[str] = []
     examples: dict[str, list[str]] = {}
     if not isinstance(data, Mapping) or str(data.get("version")) != "3.1":
-        errors.append(f'{source}: version must be "3.1"')
+        errors.append(Where(source).error("version", 'must be "3.1"'))
     blocks = data.get("nlu") if isinstance(data, Mapping) else None
     if not isinstance(blocks, list):
-        return examples, [*errors, f"{source}: 'nlu' must be a list"]
+        return examples, [*errors, Where(source).error("nlu", "must be a list")]
     for index, block in enumerate(blocks):
-        where = f"{source}: nlu[{index}]"
+        where = Where(source, f"nlu[{index}]")
         if not isinstance(block, Mapping) or not isinstance(block.get("intent"), str):
-            errors.append(f"{where}.intent: must be a string")
+            errors.append(where.error("intent", "must be a string"))
             continue
         if not isinstance(block.get("examples"), str):
-            errors.append(f"{where}.examples: must be a block of '- ' lines")
+            errors.append(where.error("examples", "must be a block of '- ' lines"))
             continue
         intent = block["intent"]
         if intent in examples:
-            errors.append(f"{where}.intent: {intent!r} appears in more than one block")
+            errors.append(where.error("intent", f"{intent!r} appears in more than one block"))
         lines = [line.strip() for line in block["examples"].splitlines() if line.strip()]
         bad = [line for line in lines if not line.startswith("- ") or not line[2:].strip()]
-        errors.extend(f"{where}.examples: not an example line: {line!r}" for line in bad)
+        errors.extend(where.error("examples", f"not an example line: {line!r}") for line in bad)
         good = [line[2:].strip() for line in lines if line not in bad]
         examples.setdefault(intent, []).extend(good)
     return examples, errors
@@ -338,11 +349,13 @@ def test_no_duplicate_text_within_or_across_corpora() -> None:
 def test_checks_report_file_entry_and_field() -> None:
     bad_disclosure = {"disclosures": [{"text": "", "category": "worry"}, "loose"]}
     errors = disclosure_errors(bad_disclosure, "d.yml")
-    assert "d.yml: disclosures[0].text: must be a non-empty string" in errors
-    assert any(e.startswith("d.yml: disclosures[0].category: 'worry'") for e in errors)
-    assert "d.yml: disclosures[1]: must be a mapping" in errors
+    assert "d.yml: entry 'disclosures[0]': field 'text': must be a non-empty string" in errors
+    assert any(
+        e.startswith("d.yml: entry 'disclosures[0]': field 'category': 'worry'") for e in errors
+    )
+    assert "d.yml: entry 'disclosures[1]': must be a mapping" in errors
     assert ordinary_errors({"ordinary": [{"text": "x", "tone": 1}]}, "o.yml") == [
-        "o.yml: ordinary[0].tone: unexpected field"
+        "o.yml: entry 'ordinary[0]': field 'tone': unexpected field"
     ]
 
 
@@ -356,12 +369,12 @@ def test_kb_check_rejects_wrong_area_kind_and_ids() -> None:
     }
     errors = kb_errors({"questions": [question], "followups": [{"first": "a"}]}, "k.yml")
     joined = "\n".join(errors)
-    assert "questions[0].expect: 'menu.nope' is not a known entry id" in joined
+    assert "'questions[0]': field 'expect': 'menu.nope' is not a known entry id" in joined
     assert "best answer 'menu.document-management' is not in area 'finance'" in joined
-    assert "questions[0].kind: 'info' does not fit area 'finance'" in joined
-    assert "questions[0].audience: 'manager'" in joined
-    assert "followups[0].then: must be a non-empty string" in joined
-    assert "followups[0].area: None is not a known area" in joined
+    assert "'questions[0]': field 'kind': 'info' does not fit area 'finance'" in joined
+    assert "'questions[0]': field 'audience': 'manager'" in joined
+    assert "'followups[0]': field 'then': must be a non-empty string" in joined
+    assert "'followups[0]': field 'area': None is not a known area" in joined
 
 
 def test_heldout_check_rejects_bad_blocks() -> None:
@@ -374,9 +387,9 @@ def test_heldout_check_rejects_bad_blocks() -> None:
     }
     examples, errors = heldout_examples(data, "h.yml")
     assert examples == {"greet": ["hi", "hey"]}
-    assert 'h.yml: version must be "3.1"' in errors
-    assert "h.yml: nlu[0].examples: not an example line: 'hello'" in errors
-    assert "h.yml: nlu[1].intent: 'greet' appears in more than one block" in errors
+    assert 'h.yml: field \'version\': must be "3.1"' in errors
+    assert "h.yml: entry 'nlu[0]': field 'examples': not an example line: 'hello'" in errors
+    assert "h.yml: entry 'nlu[1]': field 'intent': 'greet' appears in more than one block" in errors
 
 
 def test_duplicates_found_regardless_of_case_and_punctuation() -> None:
@@ -388,3 +401,16 @@ def test_duplicates_found_regardless_of_case_and_punctuation() -> None:
 def test_documented_intents_reads_first_column() -> None:
     table = "| intent | meaning |\n|---|---|\n| greet | hi |\n| ask_service | q |\ntext | no\n"
     assert documented_intents(table) == ["greet", "ask_service"]
+
+
+def test_corpora_are_read_with_duplicate_keys_refused(tmp_path: Path) -> None:
+    """The content reader: a repeated key is an error naming the file and line, not a silent
+    overwrite (yaml.safe_load kept only the last ``disclosures:`` list)."""
+    corpus = tmp_path / "twice.yml"
+    corpus.write_text(
+        "disclosures:\n  - {text: one, category: danger}\n"
+        "disclosures:\n  - {text: two, category: danger}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(pytest.fail.Exception, match=r"twice\.yml: line 3: .*duplicate key"):
+        load_yaml(corpus)
