@@ -13,7 +13,27 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+#: Where the code is: a source checkout, or site-packages for an installed package.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The data directory's name under the user's data directory (installed packages).
+APP_NAME = "firstpoint"
+
+
+def is_checkout(root: Path) -> bool:
+    """True when ``root`` is a source checkout (``pyproject.toml`` beside ``firstpoint/``)."""
+    return (root / "pyproject.toml").is_file() and (root / "firstpoint").is_dir()
+
+
+def default_data_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Where data goes when ``FIRSTPOINT_VAR_DIR`` is unset: ``<root>/var`` in a checkout,
+    else the user's data directory (``$XDG_DATA_HOME/firstpoint``, default
+    ``~/.local/share/firstpoint``), never inside an installed package."""
+    if is_checkout(root):
+        return root / "var"
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_DATA_HOME") or str(
+        Path(env.get("HOME") or Path.home()) / ".local" / "share")
+    return Path(base) / APP_NAME
 
 
 def _flag(value: str | None) -> bool:
@@ -30,7 +50,9 @@ class Settings:
     """Typed settings for every FirstPoint process (Rasa, actions, API, CLI)."""
 
     project_root: Path = PROJECT_ROOT
-    var_dir: Path = PROJECT_ROOT / "var"
+    #: The data directory (database, keys, tokens, logs, caches): FIRSTPOINT_VAR_DIR,
+    #: default :func:`default_data_dir`.
+    var_dir: Path = default_data_dir(PROJECT_ROOT)
     content_dir: Path = PROJECT_ROOT / "knowledge" / "content"
     database_url: str = ""
     data_key: str | None = None
@@ -131,8 +153,10 @@ class Settings:
 def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from an environment mapping (``os.environ`` by default)."""
     env = os.environ if environ is None else environ
-    root = Path(env.get("FIRSTPOINT_HOME", str(PROJECT_ROOT))).resolve()
-    var_dir = Path(env.get("FIRSTPOINT_VAR_DIR", str(root / "var"))).resolve()
+    home = env.get("FIRSTPOINT_HOME")
+    root = Path(home or PROJECT_ROOT).resolve()
+    default_var = root / "var" if home else default_data_dir(root, env)
+    var_dir = Path(env.get("FIRSTPOINT_VAR_DIR") or default_var).resolve()
     database_url = env.get("FIRSTPOINT_DATABASE_URL") or f"sqlite:///{var_dir / 'firstpoint.db'}"
     rasa_port = int(env.get("FIRSTPOINT_RASA_PORT", "5005"))
     return Settings(
