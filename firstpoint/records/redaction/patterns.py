@@ -8,6 +8,9 @@ import re
 import unicodedata
 from datetime import date
 
+from stdnum import luhn
+from stdnum.gb import nhs
+
 from firstpoint.records.redaction.findings import Finding, add
 
 # --------------------------------------------------------------------------- helpers
@@ -18,30 +21,13 @@ def _digits(text: str) -> str:
 
 
 def luhn_valid(number: str) -> bool:
-    """True when the digits of ``number`` pass the Luhn check (payment cards)."""
-    digits = [int(d) for d in _digits(number)]
-    if not digits:
-        return False
-    total = 0
-    for index, digit in enumerate(reversed(digits)):
-        if index % 2 == 1:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return total % 10 == 0
+    """True when the digits of ``number`` pass the Luhn check (payment cards; ``python-stdnum``)."""
+    return luhn.is_valid(_digits(number))
 
 
 def nhs_number_valid(number: str) -> bool:
-    """True when ``number`` has 10 digits and a valid NHS mod-11 check digit."""
-    digits = [int(d) for d in _digits(number)]
-    if len(digits) != 10:
-        return False
-    total = sum(d * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == digits[9]
+    """True when ``number`` has 10 digits and a valid NHS mod-11 check digit (``python-stdnum``)."""
+    return nhs.is_valid(_digits(number))
 
 
 # --------------------------------------------------------------------------- patterns
