@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from firstpoint.records.migrate import upgrade
+from firstpoint.secrets import local_secret
 from firstpoint.settings import Settings, get_settings
 
 
@@ -24,8 +26,6 @@ def api_token(args: argparse.Namespace, settings: Settings) -> str | None:
         return token
     if getattr(settings, "api_token", None):
         return settings.api_token
-    from firstpoint.secrets import local_secret
-
     path = Path(settings.var_dir) / "api.token"
     token = local_secret(path)
     print(f"firstpoint api: bearer token required on /api/ (in {path})", file=sys.stderr)
@@ -35,8 +35,6 @@ def api_token(args: argparse.Namespace, settings: Settings) -> str | None:
 def run_api(args: argparse.Namespace, settings: Settings | None = None) -> int:
     """Apply migrations, then run the aiohttp app until interrupted."""
     from aiohttp import web
-
-    from firstpoint.records.migrate import upgrade
 
     settings = settings or get_settings()
     try:

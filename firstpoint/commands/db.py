@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from firstpoint.records.migrate import upgrade
 from firstpoint.settings import get_settings
 
 
 def _upgrade(args: argparse.Namespace) -> int:
-    from firstpoint.records.migrate import upgrade
-
     url = args.url or get_settings().database_url
     upgrade(url)
     print(f"database at {url.split('@')[-1]} is up to date")

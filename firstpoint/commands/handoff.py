@@ -10,30 +10,27 @@ import argparse
 import asyncio
 from collections.abc import Callable
 
+from firstpoint.notify.models import OUTBOX_STATUSES
+from firstpoint.notify.outbox import OutboxDispatcher
+from firstpoint.notify.smtp import SmtpNotifier
+from firstpoint.notify.teams import TeamsWebhookNotifier
 from firstpoint.records.handoffs import (
     STATUSES,
     HandoffNotFound,
     HandoffService,
     HandoffView,
     TransitionError,
+    service_from_settings,
 )
 from firstpoint.settings import Settings, get_settings
 from knowledge.directory import format_local
 
-_OUTBOX_STATUSES = ("pending", "sent", "failed")
-
 
 def _service(settings: Settings) -> HandoffService:
-    from firstpoint.records.handoffs import service_from_settings
-
     return service_from_settings(settings, migrate=True)
 
 
-def _dispatcher(service: HandoffService, settings: Settings):  # type: ignore[no-untyped-def]
-    from firstpoint.notify.outbox import OutboxDispatcher
-    from firstpoint.notify.smtp import SmtpNotifier
-    from firstpoint.notify.teams import TeamsWebhookNotifier
-
+def _dispatcher(service: HandoffService, settings: Settings) -> OutboxDispatcher:
     notifiers = {"email": SmtpNotifier.from_settings(settings), "teams": TeamsWebhookNotifier()}
     return OutboxDispatcher(service.session_factory, notifiers)
 
@@ -185,6 +182,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     run = _add(osub, "run", "keep dispatching (background worker)", _outbox_run)
     run.add_argument("--interval", type=float, default=15.0, help="seconds between passes")
     olist = _add(osub, "list", "list outbox messages", _outbox_list)
-    olist.add_argument("--status", choices=_OUTBOX_STATUSES)
+    olist.add_argument("--status", choices=OUTBOX_STATUSES)
     retry = _add(osub, "retry", "queue failed messages again", _outbox_retry)
     retry.add_argument("ids", type=int, nargs="+")

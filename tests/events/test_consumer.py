@@ -249,7 +249,11 @@ async def test_the_ordered_broker_keeps_order_across_an_outage() -> None:
     broker._exchange = exchange  # type: ignore[assignment]
     for n in range(5):
         broker.publish({"event": "user", "n": n})
-    await asyncio.sleep(0.5)
+    for _ in range(200):  # until the publisher has met the outage (not a fixed wait)
+        if broker.failures:
+            break
+        await asyncio.sleep(0.05)
+    assert broker.failures >= 1 and exchange.bodies == []
     exchange.down = False
     for n in range(5, 10):
         broker.publish({"event": "user", "n": n})

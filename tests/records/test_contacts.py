@@ -773,8 +773,8 @@ def test_export_command_prints_json(cli_settings, monkeypatch, capsys, tmp_path)
 
 
 def test_purge(cli_settings, tmp_path, redactor) -> None:
-    from firstpoint.records.retention import load_retention_days, purge
     from firstpoint.records.handoffs import Handoff
+    from firstpoint.records.retention import load_retention_days, purge
 
     url = cli_settings.database_url
     upgrade(url)
