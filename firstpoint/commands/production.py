@@ -11,10 +11,10 @@ otherwise).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
 
+from firstpoint.commands import supervise
 from firstpoint.settings import get_settings
 
 
@@ -46,25 +46,9 @@ def _production(args: argparse.Namespace) -> int:
         "Press Ctrl+C to stop.",
         flush=True,
     )
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    try:
-        while not stopping:
-            dead = stack.failed()
-            if dead:
-                print(f"firstpoint production: {dead} stopped unexpectedly; see "
-                      f"{settings.var_dir / 'logs' / (dead + '.log')}", file=sys.stderr)
-                return 1
-            time.sleep(1)
-    finally:
-        stack.stop()
-    return 0
+    return supervise(stack, lambda dead: print(
+        f"firstpoint production: {dead} stopped unexpectedly; see "
+        f"{settings.var_dir / 'logs' / (dead + '.log')}", file=sys.stderr))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import time
 
+from firstpoint.commands import supervise
 from firstpoint.settings import get_settings
 
 
@@ -52,25 +52,8 @@ def _run(args: argparse.Namespace) -> int:
         "Press Ctrl+C to stop.",
         flush=True,
     )
-    stopping = False
-
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
-    try:
-        while not stopping:
-            dead = stack.failed()
-            if dead:
-                print(f"firstpoint: {dead} stopped unexpectedly; see {settings.var_dir / 'logs'}")
-                stack.stop()
-                return 1
-            time.sleep(1)
-    finally:
-        stack.stop()
-    return 0
+    return supervise(stack, lambda dead: print(
+        f"firstpoint: {dead} stopped unexpectedly; see {settings.var_dir / 'logs'}"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -18,7 +18,6 @@ from firstpoint.records.contacts.keys import (
     contact_keys_from_settings,
 )
 from firstpoint.records.contacts.models import (
-    LONDON,
     OUTCOMES,
     SCOPE_COLUMNS,
     UTC,
@@ -35,7 +34,7 @@ from firstpoint.records.contacts.recorder import (
 )
 
 __all__ = [
-    "KEY_FILE_NAME", "LONDON", "OUTCOMES", "SCOPE_COLUMNS", "UTC", "Contact",
+    "KEY_FILE_NAME", "OUTCOMES", "SCOPE_COLUMNS", "UTC", "Contact",
     "ContactRecorder", "ContactTopic", "Fact", "UnrecognisedMessage",
     "contact_key_from_settings", "contact_keys_from_settings", "conversation_key",
     "local_fields", "outcome_rank", "recorder_for_url", "utc_now",
