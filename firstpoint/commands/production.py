@@ -15,12 +15,11 @@ import sys
 import time
 
 from firstpoint.commands import supervise
+from firstpoint.production import Plan, ProductionConfigError, start_production
 from firstpoint.settings import get_settings
 
 
 def _production(args: argparse.Namespace) -> int:
-    from firstpoint.production import Plan, ProductionConfigError, start_production
-
     settings = get_settings()
     plan = Plan.from_settings(settings, replicas=args.replicas or settings.replicas)
     print(f"firstpoint production: {plan.replicas} Rasa replicas + {plan.replicas} action "

@@ -6,9 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from firstpoint.records.db import make_engine
+from firstpoint.records.migrate import upgrade
 from firstpoint.reports.model import GROUP_BYS
 from firstpoint.reports.params import make_scope, parse_top
-from firstpoint.reports.render import FORMATS
+from firstpoint.reports.queries import build_report
+from firstpoint.reports.render import FORMATS, render
+from firstpoint.reports.value import compute_value, load_reporting
 from firstpoint.settings import Settings, get_settings
 
 
@@ -19,12 +23,6 @@ def run_report(args: argparse.Namespace, settings: Settings | None = None) -> in
     section; 1 the database could not be reached or read.
     """
     from sqlalchemy.exc import SQLAlchemyError
-
-    from firstpoint.records.db import make_engine
-    from firstpoint.records.migrate import upgrade
-    from firstpoint.reports.queries import build_report
-    from firstpoint.reports.render import render
-    from firstpoint.reports.value import compute_value, load_reporting
 
     settings = settings or get_settings()
     try:

@@ -6,22 +6,19 @@ import argparse
 import time
 
 from firstpoint.commands import supervise
+from firstpoint.model import ensure_model
+from firstpoint.records.migrate import upgrade
+from firstpoint.runner import start_stack
 from firstpoint.settings import get_settings
 
 
 def _train(args: argparse.Namespace) -> int:
-    from firstpoint.model import ensure_model
-
     path = ensure_model(force=args.force)
     print(f"model: {path}")
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from firstpoint.model import ensure_model
-    from firstpoint.records.migrate import upgrade
-    from firstpoint.runner import start_stack
-
     settings = get_settings()
     model = ensure_model(settings)
     upgrade(settings.database_url)

@@ -16,14 +16,13 @@ import sys
 
 from firstpoint.console.accounts import AccountError, Accounts
 from firstpoint.console.models import ROLES
+from firstpoint.records.db import make_engine, session_factory
+from firstpoint.records.migrate import upgrade
 from firstpoint.settings import Settings, get_settings
 
 
 def accounts_from_settings(settings: Settings) -> Accounts:
     """Accounts on the configured database (migrated first)."""
-    from firstpoint.records.db import make_engine, session_factory
-    from firstpoint.records.migrate import upgrade
-
     upgrade(settings.database_url)
     return Accounts(session_factory(make_engine(settings.database_url)),
                     max_attempts=settings.console_login_attempts,

@@ -1,17 +1,24 @@
-"""Apply the Alembic migrations to a database URL (``firstpoint db upgrade``)."""
+"""Apply the Alembic migrations to a database URL (``firstpoint db upgrade``).
+
+Alembic itself is imported when a migration runs, not with this module: every
+``firstpoint`` command imports this module, and most never migrate twice.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+if TYPE_CHECKING:  # pragma: no cover
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:
     """An Alembic config pointing at our migrations and ``url``."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url)
@@ -52,6 +59,8 @@ def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at ``url`` up to ``revision`` (all heads by default)."""
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    from alembic import command
+
     cfg = alembic_config(url)
     _collapse_stamped_ancestors(cfg, url)
     command.upgrade(cfg, revision)
