@@ -1,4 +1,8 @@
-"""Capabilities, contacting the council, and the honest not-understood reply."""
+"""Capabilities, contacting the council, and the honest not-understood reply.
+
+The words are responses in ``domain.yml``; the actions choose one and fill in the
+council's details from ``council.yml``.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,16 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
-from bot.actions.common import conversation_context
+from bot.actions.common import conversation_context, latest_intent
+from bot.actions.routing import council_words
 from knowledge.schema import CouncilSettings
+from knowledge.vocabulary import STAFF
 
 
 def _default_council() -> CouncilSettings:
     from knowledge.loader import default_council_settings
 
     return default_council_settings()
-
-
-def contact_text(settings: CouncilSettings) -> str:
-    """Ways to reach the council, from council.yml."""
-    c = settings.council
-    return (
-        f"You can contact {c.name} by phone on {c.phone} ({c.opening_hours_text()}), "
-        f"by email at {c.email}, or online at {c.website}."
-    )
 
 
 class _CouncilAction(Action, ABC):
@@ -46,7 +43,7 @@ class _CouncilAction(Action, ABC):
 
 
 class ActionCapabilities(_CouncilAction):
-    """Says what FirstPoint can help with, for staff or residents."""
+    """Says what FirstPoint can help with, for staff or residents (domain.yml responses)."""
 
     def name(self) -> str:
         return "action_capabilities"
@@ -54,27 +51,12 @@ class ActionCapabilities(_CouncilAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        ctx = conversation_context(tracker)
-        if ctx.audience == "staff":
-            text = (
-                "I can tell you what Business Support will and won't do for your team — "
-                "reception and buildings, health and safety, procurement and finance, payroll "
-                "and HR processes, meetings and minutes, ICT liaison, committee support, "
-                "information governance, performance data, communications, post and "
-                "archiving, and support to functional teams — and where to go instead when "
-                "it's not us. I can also pass a message to an accountable officer, such as a "
-                "social worker or a duty team."
-            )
+        if conversation_context(tracker).audience == STAFF:
+            dispatcher.utter_message(response="utter_capabilities_staff")
         else:
-            text = (
-                f"I can help with contacting {self.council.council.name}, opening hours, "
-                "complaints, getting a copy of your records, school admissions, home "
-                "education, paying the council and getting help if you can't get online. "
-                "If you're worried about someone's safety, or need your social worker or a "
-                "duty team, I can pass your message to the right people and give you a "
-                "reference."
+            dispatcher.utter_message(
+                response="utter_capabilities_resident", **council_words(self.council)
             )
-        dispatcher.utter_message(text=text + " What would you like to know?")
         return []
 
 
@@ -87,14 +69,11 @@ class ActionContactCouncil(_CouncilAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        lead = (
-            "That's not something I can help with — I only know about the council's Business "
-            "Support and resident services."
-            if intent == "out_of_scope"
-            else "Of course."
-        )
-        dispatcher.utter_message(text=f"{lead} {contact_text(self.council)}")
+        words = council_words(self.council)
+        if latest_intent(tracker) == "out_of_scope":
+            dispatcher.utter_message(response="utter_contact_council_out_of_scope", **words)
+        else:
+            dispatcher.utter_message(response="utter_contact_council", **words)
         return []
 
 
@@ -107,14 +86,7 @@ class ActionNotUnderstood(_CouncilAction):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        dispatcher.utter_message(
-            text=(
-                "Sorry, I didn't understand that, and I'd rather not guess. Could you put it "
-                "another way, or ask \"what can you do?\". "
-                f"{contact_text(self.council)} "
-                "If someone is in danger right now, call 999."
-            )
-        )
+        dispatcher.utter_message(response="utter_not_understood", **council_words(self.council))
         # Rasa's core fallback (RulePolicy core_fallback_action_name) predicts this
         # action again after itself when nothing else is confident: without an
         # explicit listen a first message such as "yes" got ten identical replies.

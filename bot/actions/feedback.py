@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.common import latest_intent
-from firstpoint.dialogue.handoff import DECLINED, is_declined
+from bot.actions.parsing import DECLINED, is_declined
 
 
 class ActionRecordFeedback(Action):
@@ -23,11 +23,11 @@ class ActionRecordFeedback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         if not tracker.get_slot("feedback_asked"):
-            dispatcher.utter_message(text="OK. What else can I help with?")
+            dispatcher.utter_message(response="utter_what_else")
             return []
         helpful = latest_intent(tracker) == "affirm"
         if helpful:
-            dispatcher.utter_message(text="Good, I'm glad that helped. Anything else?")
+            dispatcher.utter_message(response="utter_glad_it_helped")
         return [
             SlotSet("feedback_rating", "helpful" if helpful else "not_helpful"),
             SlotSet("feedback_asked", False),

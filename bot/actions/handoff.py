@@ -19,16 +19,15 @@ from bot.actions.common import (
     latest_text,
     session_transcript,
 )
-from firstpoint.dialogue.handoff import (
+from bot.actions.parsing import (
     DECLINED,
-    emergency_text,
-    explain_routing,
     is_declined,
     is_substantive_message,
     parse_consent,
     parse_contact,
     refine_category,
 )
+from bot.actions.routing import emergency_words, explain_routing, team_words
 from firstpoint.records.handoffs import HandoffRateLimited
 from knowledge.directory import Directory
 from knowledge.schema import CouncilSettings
@@ -74,6 +73,19 @@ def _known_category(directory: Directory, category: str | None) -> str | None:
     return category if category and category in directory.routes else None
 
 
+def _utter_emergency(
+    dispatcher: CollectingDispatcher, council: CouncilSettings, category: str | None
+) -> None:
+    """999 and out-of-hours first, plus Samaritans or the abuse helpline (domain.yml)."""
+    words = emergency_words(council)
+    if category == "self_harm":
+        dispatcher.utter_message(response="utter_emergency_advice_self_harm", **words)
+    elif category == "domestic_abuse":
+        dispatcher.utter_message(response="utter_emergency_advice_domestic_abuse", **words)
+    else:
+        dispatcher.utter_message(response="utter_emergency_advice", **words)
+
+
 class ActionEmergencyAdvice(Action):
     """999 and out-of-hours details first, before anything else is asked."""
 
@@ -86,8 +98,7 @@ class ActionEmergencyAdvice(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        council = self._council or _council()
-        dispatcher.utter_message(text=emergency_text(council, _category_from(tracker)))
+        _utter_emergency(dispatcher, self._council or _council(), _category_from(tracker))
         return [SlotSet("handoff_priority", "emergency")]
 
 
@@ -113,7 +124,10 @@ class ActionExplainHandoff(Action):
         category = _known_category(directory, category) or refine_category(None, "")
         routing = explain_routing(directory, category, self._clock() if self._clock else None)
         disclosure = _disclosure(tracker)
-        dispatcher.utter_message(text=routing.explanation)
+        if routing.is_open:
+            dispatcher.utter_message(response="utter_handoff_routing_open", **routing.words)
+        else:
+            dispatcher.utter_message(response="utter_handoff_routing_closed", **routing.words)
         priority = tracker.get_slot("handoff_priority")
         if priority != "emergency":
             priority = routing.priority
@@ -164,8 +178,7 @@ class ValidateHandoffForm(FormValidationAction):
     ) -> list[EventType]:
         events: list[EventType] = []
         if latest_intent(tracker) == "emergency":
-            council = self._council or _council()
-            dispatcher.utter_message(text=emergency_text(council, _category_from(tracker)))
+            _utter_emergency(dispatcher, self._council or _council(), _category_from(tracker))
             events.append(SlotSet("handoff_priority", "emergency"))
         return [*events, *await super().run(dispatcher, tracker, domain)]
 
@@ -282,10 +295,10 @@ class ActionSubmitHandoff(Action):
         message = _given(tracker, "handoff_message") or _given(tracker, "handoff_disclosure")
         clear = [SlotSet(slot, None) for slot in FORM_SLOTS]
         team, _ = directory.route(category)
-        team_words = {"handoff_team_name": team.name, "handoff_team_phone": team.phone}
+        words = team_words(team)
         if message is None or consent is None:
             # Nothing an officer could act on, or the form never asked: file nothing.
-            dispatcher.utter_message(response="utter_handoff_not_filed", **team_words)
+            dispatcher.utter_message(response="utter_handoff_not_filed", **words)
             return clear
         try:
             receipt = await asyncio.to_thread(
@@ -306,30 +319,23 @@ class ActionSubmitHandoff(Action):
             )
         except HandoffRateLimited:
             logger.warning("handoff rate limit reached for one conversation (%s)", category)
-            dispatcher.utter_message(response="utter_handoff_rate_limited", **team_words)
+            dispatcher.utter_message(response="utter_handoff_rate_limited", **words)
             return clear
         except Exception:  # noqa: BLE001 - the caller must get a way through whatever failed
             logger.exception("could not record handoff for category %s", category)
-            dispatcher.utter_message(
-                text=(
-                    "I'm sorry — I couldn't record your message just now. Please contact the "
-                    f"{team.name} directly on {team.phone}, or out of hours the "
-                    f"{team.out_of_hours.text()}. If anyone is in danger, call 999."
-                )
-            )
+            dispatcher.utter_message(response="utter_handoff_record_failed", **words)
             return clear
-        lines = [
-            f"Thank you. I've passed your message to the {receipt.team_name}.",
-            f"Your reference is {receipt.reference}.",
-            f"They aim to respond by {receipt.sla_due_text}.",
-        ]
-        if not receipt.is_open_now:
-            lines.append(
-                f"They're closed now; if it can't wait, contact the {receipt.out_of_hours}."
-            )
-        if tracker.get_slot("handoff_priority") == "emergency":
-            lines.append("If anyone is in danger right now, call 999.")
-        dispatcher.utter_message(text=" ".join(lines))
+        filed = {
+            "handoff_team_name": receipt.team_name,
+            "reference": receipt.reference,
+            "due": receipt.sla_due_text,
+            "out_of_hours": receipt.out_of_hours,
+        }
+        # Both responses add "call 999" when the slot handoff_priority is emergency.
+        if receipt.is_open_now:
+            dispatcher.utter_message(response="utter_handoff_filed", **filed)
+        else:
+            dispatcher.utter_message(response="utter_handoff_filed_closed", **filed)
         return [
             SlotSet("handoff_reference", receipt.reference),
             SlotSet("handoff_team", receipt.team_id),

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.handoff import ActionSubmitHandoff
 from knowledge.directory import load_directory
+from tests.bot.rendering import rendered
 
 CONTENT = Path(__file__).resolve().parents[2] / "knowledge" / "content"
 
@@ -56,7 +57,7 @@ async def test_database_outage_tells_the_caller_who_to_phone() -> None:
     dispatcher = CollectingDispatcher()
     action = ActionSubmitHandoff(service=_DownService(), directory=load_directory(CONTENT))
     events = await action.run(dispatcher, _tracker(SLOTS), {})
-    text = dispatcher.messages[0]["text"]
+    text = (await rendered(dispatcher.messages))[0]
     assert "couldn't record your message" in text
     assert "01632 960100" in text and "999" in text
     assert not any(e.get("name") == "handoff_reference" and e.get("value") for e in events)
@@ -73,9 +74,36 @@ async def test_declined_fields_become_an_anonymous_handoff() -> None:
     assert kwargs["message"] == "my neighbour's child is left alone all night"
     assert kwargs["consent_to_share"] is True
     assert kwargs["transcript"][0]["text"].startswith("my neighbour's child")
-    assert "FP-TEST22" in dispatcher.messages[0]["text"]
+    assert "FP-TEST22" in (await rendered(dispatcher.messages))[0]
     assert {"event": "slot", "timestamp": None, "name": "handoff_reference",
             "value": "FP-TEST22"} in events
+
+
+class _ClosedService(_RecordingService):
+    def create(self, *args: Any, **kwargs: Any) -> Any:
+        receipt = super().create(*args, **kwargs)
+        receipt.is_open_now = False
+        receipt.out_of_hours = "Emergency Duty Team on 01632 960999"
+        return receipt
+
+
+async def test_the_receipt_is_worded_in_the_domain_with_999_after_an_emergency() -> None:
+    filed = ("Thank you. I've passed your message to the Children's Services Front Door. "
+             "Your reference is FP-TEST22. They aim to respond by 12:30 today.")
+    closed = (" They're closed now; if it can't wait, contact the Emergency Duty Team on "
+              "01632 960999.")
+    danger = " If anyone is in danger right now, call 999."
+    for service, priority, expected in (
+        (_RecordingService(), "urgent", filed),
+        (_RecordingService(), "emergency", filed + danger),
+        (_ClosedService(), "normal", filed + closed),
+        (_ClosedService(), "emergency", filed + closed + danger),
+    ):
+        slots = {**SLOTS, "handoff_priority": priority}
+        dispatcher = CollectingDispatcher()
+        await ActionSubmitHandoff(service=service, directory=load_directory(CONTENT)).run(
+            dispatcher, _tracker(slots), {})
+        assert await rendered(dispatcher.messages, slots) == [expected]
 
 
 async def test_out_of_hours_disclosure_is_explained_with_the_duty_team() -> None:
@@ -88,7 +116,7 @@ async def test_out_of_hours_disclosure_is_explained_with_the_duty_team() -> None
     tracker = _tracker({"safety_category": "child_safeguarding"})
     dispatcher = CollectingDispatcher()
     events = await action.run(dispatcher, tracker, {})
-    text = dispatcher.messages[0]["text"]
+    text = (await rendered(dispatcher.messages))[0]
     assert text.startswith("If anyone is in immediate danger, call 999")
     assert "Emergency Duty Team" in text and "open now" in text
     assert {"event": "slot", "timestamp": None, "name": "handoff_team",
@@ -104,7 +132,7 @@ async def test_out_of_hours_casework_says_the_team_is_closed() -> None:
     action = ActionExplainHandoff(directory=load_directory(CONTENT), clock=lambda: sunday)
     dispatcher = CollectingDispatcher()
     await action.run(dispatcher, _tracker({"safety_category": "casework"}), {})
-    text = dispatcher.messages[0]["text"]
+    text = (await rendered(dispatcher.messages))[0]
     assert "closed at the moment" in text and "Emergency Duty Team on 01632 960999" in text
 
 
@@ -217,7 +245,7 @@ def test_welsh_is_not_detected_in_english_words() -> None:
 
 
 def test_casework_words_are_compared_as_lemmas() -> None:
-    from firstpoint.dialogue.handoff import refine_category
+    from bot.actions.parsing import refine_category
 
     assert refine_category("casework", "she is looked after by the council") == (
         "casework_children")

@@ -1,21 +1,37 @@
-"""What the assistant says and records when it hands an enquiry to an accountable officer.
+"""How the handoff and feedback forms read what callers type (no Rasa, no wording).
 
-The assistant never advises on the case: it says who will get the message and
-when, takes the message, and gives a reference.
+Declining ("skip", "I'd rather not say"), contact methods, UK phone numbers
+(``phonenumbers``), e-mail addresses, consent, whether a message says anything
+an officer can act on, and which casework team a message is about. What the bot
+says back lives in ``domain.yml``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from functools import lru_cache
 
-from knowledge.directory import Directory, Team, format_local
-from knowledge.schema import CouncilSettings
-from knowledge.text import lemma_tokens
+import phonenumbers
+from phonenumbers import Leniency, PhoneNumberMatcher
 
-DECLINED = "declined"
+from knowledge.text import lemma_tokens
+from knowledge.vocabulary import CASEWORK_ADULTS, CASEWORK_CHILDREN, DECLINED, UNCLASSIFIED
+
+__all__ = [
+    "DECLINED",
+    "UNCLASSIFIED",
+    "ContactDetails",
+    "is_declined",
+    "is_substantive_message",
+    "parse_consent",
+    "parse_contact",
+    "parse_contact_method",
+    "parse_email",
+    "parse_uk_phone",
+    "refine_category",
+]
+
 _DECLINE_WORDS = re.compile(
     r"^\s*(skip|pass|no thanks?|rather not( say)?|i'?d rather not( say)?|prefer not( to say)?|"
     r"n/?a|none|no|nope|don'?t want to( say| give it)?|not saying|anon(ymous)?|"
@@ -45,9 +61,6 @@ def is_declined(text: str | None, intent: str | None = None) -> bool:
     return bool(text) and bool(_DECLINE_WORDS.match(text or ""))
 
 
-UNCLASSIFIED = "unclassified"
-
-
 def refine_category(category: str | None, text: str) -> str:
     """Split casework into children's or adults' casework when the words say which.
 
@@ -63,9 +76,9 @@ def refine_category(category: str | None, text: str) -> str:
     child = bool(words & _lemmas(_CHILD_WORDS))
     adult = bool(words & _lemmas(_ADULT_WORDS))
     if child and not adult:
-        return "casework_children"
+        return CASEWORK_CHILDREN
     if adult and not child:
-        return "casework_adults"
+        return CASEWORK_ADULTS
     return "casework"
 
 
@@ -82,7 +95,12 @@ def parse_contact_method(text: str) -> str | None:
 
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
-_PHONE_CANDIDATE = re.compile(r"(?:\+|\(?\b0)[\d\s().-]{8,18}\d")
+#: The UK's country calling code (Great Britain, Guernsey, Jersey, the Isle of Man).
+UK_COUNTRY_CODE = 44
+#: Ofcom's ranges for drama and examples (01632 960xxx, 07700 900xxx): fictional, so
+#: libphonenumber does not call them valid, but the example content and the bot's own
+#: "for example 07700 900123" use them.
+_DRAMA_RANGES = ("1632960", "7700900")
 
 
 def parse_email(text: str) -> str | None:
@@ -91,23 +109,27 @@ def parse_email(text: str) -> str | None:
     return match.group(0) if match else None
 
 
+def _is_uk_number(number: phonenumbers.PhoneNumber) -> bool:
+    if number.country_code != UK_COUNTRY_CODE:
+        return False
+    if phonenumbers.is_valid_number(number):
+        return True
+    national = str(number.national_number)
+    return len(national) == 10 and national.startswith(_DRAMA_RANGES)
+
+
 def parse_uk_phone(text: str) -> str | None:
     """The first UK phone number in ``text`` as typed (spacing kept), or None.
 
-    Accepts 0 followed by 9 or 10 digits, or +44 / 0044 followed by 9 or 10
-    digits (without the trunk 0), with spaces, dots, dashes or brackets.
+    Found and checked with ``phonenumbers`` (Google's libphonenumber metadata):
+    national (``01632 960001``, ``(01632) 960 001``) and international
+    (``+44 7700 900123``, ``0044 …``, ``+44 (0)20 …``) forms with spaces, dots,
+    dashes or brackets; a number must be a real UK number (or in Ofcom's drama
+    ranges), so ``0800 123`` or a US number is refused.
     """
-    for match in _PHONE_CANDIDATE.finditer(text or ""):
-        raw = match.group(0).strip(" .-")
-        digits = re.sub(r"\D", "", raw)
-        if raw.startswith("+"):
-            if digits.startswith("44") and len(digits) in (11, 12) and digits[2] != "0":
-                return raw
-            continue
-        if digits.startswith("0044") and len(digits) in (13, 14) and digits[4] != "0":
-            return raw
-        if digits.startswith("0") and not digits.startswith("00") and len(digits) in (10, 11):
-            return raw
+    for match in PhoneNumberMatcher(text or "", "GB", leniency=Leniency.POSSIBLE):
+        if _is_uk_number(match.number):
+            return str(match.raw_string)
     return None
 
 
@@ -154,64 +176,3 @@ def parse_consent(text: str) -> str | None:
     if re.match(r"^(no|nope|nah|i don'?t|do not|don'?t)\b", low):
         return "no"
     return None
-
-
-def emergency_text(council: CouncilSettings, category: str | None) -> str:
-    """The first thing said when someone may be in immediate danger."""
-    e = council.emergency
-    lines = [
-        f"If you or anyone else is in immediate danger, call {e.emergency_number} now.",
-        f"Outside office hours, the {e.out_of_hours_team} is on {e.out_of_hours_phone}.",
-    ]
-    if category == "self_harm":
-        lines.append(
-            f"You can talk to Samaritans at any time, free, on {e.samaritans}. "
-            "If you have hurt yourself or taken something, call 999 or go to A&E now."
-        )
-    if category == "domestic_abuse":
-        lines.append(
-            "The National Domestic Abuse Helpline is free and open 24 hours: "
-            f"{e.national_domestic_abuse_helpline}."
-        )
-    return " ".join(lines)
-
-
-@dataclass(frozen=True)
-class Routing:
-    """Who gets the message, how urgent it is, and what to tell the caller."""
-
-    category: str
-    team: Team
-    priority: str
-    explanation: str
-
-
-def explain_routing(
-    directory: Directory, category: str, now: datetime | None = None
-) -> Routing:
-    """Which team gets the message and when, in words for the caller."""
-    now = now or datetime.now(timezone.utc)
-    team, priority = directory.route_at(category, now)
-    due = directory.sla_due(team, now)
-    # Every handoff starts with 999: a message can be casework and danger at once.
-    parts = ["If anyone is in immediate danger, call 999 now."]
-    parts += [
-        "I can't advise on this myself, but I can pass your message to the "
-        f"{team.name}, who are the right people to deal with it.",
-        team.what_happens_next.strip(),
-    ]
-    if directory.is_open(team, now):
-        parts.append(f"They are open now and aim to respond by {format_local(due)}.")
-    else:
-        opens = directory.next_opening(team, now)
-        parts.append(
-            f"They are closed at the moment; they open again {format_local(opens)} and aim "
-            f"to respond by {format_local(due)}."
-        )
-        if team.out_of_hours is not None:
-            parts.append(
-                "If it can't wait, contact the "
-                f"{team.out_of_hours.text()}."
-            )
-    parts.append(f"You can also call them on {team.phone}.")
-    return Routing(category, team, priority, " ".join(parts))

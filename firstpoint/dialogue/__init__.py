@@ -1,1 +1,0 @@
-"""Plain conversation logic the Rasa actions call (no Rasa imports here)."""
