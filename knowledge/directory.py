@@ -26,12 +26,7 @@ from typing import Any
 
 import holidays as holiday_calendars
 
-from knowledge.loader import (
-    COUNCIL_FILE,
-    default_council_settings,
-    load_council_settings,
-    read_yaml,
-)
+from knowledge.loader import COUNCIL_FILE, council_zone, load_council_settings, read_yaml
 from knowledge.schema import ContentError
 from knowledge.vocabulary import (
     HANDOFF_CATEGORIES,
@@ -313,11 +308,6 @@ def _as_utc(at: datetime) -> datetime:
     if at.tzinfo is None:
         return at.replace(tzinfo=timezone.utc)
     return at.astimezone(timezone.utc)
-
-
-def council_zone() -> tzinfo:
-    """The configured council's time zone (``council.timezone``, validated on load)."""
-    return default_council_settings().council.zone
 
 
 def format_local(at: datetime, zone: tzinfo | None = None) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -702,6 +703,15 @@ def default_wording() -> Wording:
 def default_council_settings() -> CouncilSettings:
     """The council settings from the configured content directory, loaded once per process."""
     return load_council_settings(_default_content_dir())
+
+
+def council_zone() -> ZoneInfo:
+    """The configured council's time zone: ``council.timezone``, validated on load.
+
+    The one place local time comes from (opening hours, SLA clocks, the contact
+    log's local dates and the reports' "today").
+    """
+    return default_council_settings().council.zone
 
 
 def all_text(entry: Entry) -> Iterable[str]:

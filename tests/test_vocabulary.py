@@ -96,7 +96,7 @@ _COPIES = {
     "channel regex": re.compile(r"""\^\[a-z\]\[a-z0-9_-\]\{0,19\}\$"""),
     "time zone": re.compile(r"""ZoneInfo\(\s*["']Europe/London["']\s*\)"""),
 }
-#: Modules this part of issue 10 owns (the records and reports are being reshaped apart).
+#: Modules that read these words (the reports' own weekday labels are display text).
 _OWNED = (
     "knowledge/schema.py",
     "knowledge/loader.py",
@@ -108,6 +108,10 @@ _OWNED = (
     "bot/actions/common.py",
     "bot/actions/handoff.py",
     "tests/data/test_corpora.py",
+    "firstpoint/events/facts.py",
+    "firstpoint/records/contacts/facts.py",
+    "firstpoint/records/contacts/models.py",
+    "firstpoint/reports/params.py",
 )
 
 
@@ -117,3 +121,24 @@ def test_no_copies_of_the_shared_words(path: str) -> None:
     ast.parse(text)
     for what, pattern in _COPIES.items():
         assert not pattern.search(text), f"{path} defines its own {what}; use knowledge.vocabulary"
+
+
+def test_local_time_everywhere_comes_from_council_timezone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contact log's local dates and the reports' "today" follow council.timezone."""
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from firstpoint.records.contacts.models import local_fields
+    from firstpoint.reports.params import council_today
+    from knowledge import loader
+
+    shipped = loader.load_council_settings(ROOT / "knowledge" / "content")
+    assert loader.council_zone().key == shipped.council.timezone == "Europe/London"
+    moment = datetime(2026, 11, 24, 11, 30, tzinfo=timezone.utc)
+    assert local_fields(moment)[2] == 11
+    auckland = dataclasses.replace(
+        shipped, council=dataclasses.replace(shipped.council, timezone="Pacific/Auckland")
+    )
+    monkeypatch.setattr(loader, "default_council_settings", lambda: auckland)
+    assert local_fields(moment)[:3] == (datetime(2026, 11, 25).date(), "2026-11", 0)
+    assert council_today(moment) == datetime(2026, 11, 25).date()

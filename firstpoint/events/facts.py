@@ -51,6 +51,7 @@ from firstpoint.records.contacts.facts import (
     Fact,
     conversation_key,
 )
+from knowledge import vocabulary
 
 __all__ = [
     "ACTION", "ACTION_EMERGENCY", "ACTION_NOT_UNDERSTOOD", "AUDIENCES", "DEFAULT_AUDIENCE",
@@ -59,31 +60,29 @@ __all__ = [
     "REDACTED_SLOTS", "SESSION_METADATA_SLOT", "SESSION_META", "SESSION_STARTED", "SLOT",
     "USER", "Fact", "TextRedactor", "clean_channel", "conversation_key", "event_to_fact",
 ]
-AUDIENCES = frozenset({"resident", "staff"})
-LANGUAGES = frozenset({"en", "cy"})
+AUDIENCES = frozenset(vocabulary.VIEWER_AUDIENCES)
+LANGUAGES = frozenset(vocabulary.LANGUAGES)
 #: Rasa input channel names mapped to the channel names the contact log reports.
-INPUT_CHANNELS = {"socketio": "web", "botframework": "teams", "facebook": "facebook",
-                  "rest": "rest", "callback": "rest", "cmdline": "rest"}
+INPUT_CHANNELS = vocabulary.INPUT_CHANNELS
 
 _CHANNEL = re.compile(r"^[a-z0-9_-]{1,20}$")
 _TOPIC = re.compile(r"^[\w.:/-]{1,80}$")
 _TEAM = re.compile(r"^[\w.-]{1,60}$")
 _REFERENCE = re.compile(r"^[A-Za-z0-9/-]{1,20}$")
 _SLOT_VALUES: dict[str, Any] = {
-    "kb_topic": _TOPIC,
-    "kb_outcome": frozenset({"answered", "declined", "clarify", "none"}),
-    "safety_category": frozenset({"danger", "self_harm", "child_safeguarding",
-                                  "adult_safeguarding", "domestic_abuse", "casework"}),
-    "handoff_team": _TEAM,
-    "handoff_reference": _REFERENCE,
-    "feedback_rating": frozenset({"helpful", "not_helpful"}),
-    "language": LANGUAGES,
+    vocabulary.SLOT_KB_TOPIC: _TOPIC,
+    vocabulary.SLOT_KB_OUTCOME: frozenset(vocabulary.KB_OUTCOMES),
+    vocabulary.SLOT_SAFETY_CATEGORY: frozenset(vocabulary.SAFETY_CATEGORIES),
+    vocabulary.SLOT_HANDOFF_TEAM: _TEAM,
+    vocabulary.SLOT_HANDOFF_REFERENCE: _REFERENCE,
+    vocabulary.SLOT_FEEDBACK_RATING: frozenset(vocabulary.FEEDBACK_RATINGS),
+    vocabulary.SLOT_LANGUAGE: LANGUAGES,
 }
-REDACTED_SLOTS = frozenset({"feedback_comment"})
-#: What the feedback form stores when the caller chose not to comment (firstpoint.dialogue).
-NO_COMMENT = frozenset({"declined", ""})
+REDACTED_SLOTS = frozenset({vocabulary.SLOT_FEEDBACK_COMMENT})
+#: What the feedback form stores when the caller chose not to comment (bot.actions.feedback).
+NO_COMMENT = frozenset({vocabulary.DECLINED, ""})
 RECORDED_SLOTS = frozenset(_SLOT_VALUES) | REDACTED_SLOTS
-SESSION_METADATA_SLOT = "session_started_metadata"
+SESSION_METADATA_SLOT = vocabulary.SLOT_SESSION_METADATA
 
 
 class TextRedactor(Protocol):

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from firstpoint.reports.model import GROUP_BYS, Scope
+from knowledge.loader import council_zone
 
-COUNCIL_TZ = ZoneInfo("Europe/London")
 DEFAULT_DAYS = 30
 MAX_TOP = 100
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,20}$")
@@ -27,9 +26,10 @@ class ParameterError(ValueError):
 
 
 def council_today(now: datetime | None = None) -> date:
-    """Today's date in the council's time zone (Europe/London)."""
-    moment = now or datetime.now(tz=COUNCIL_TZ)
-    return moment.astimezone(COUNCIL_TZ).date()
+    """Today's date in the council's time zone (``council.timezone``)."""
+    zone = council_zone()
+    moment = now or datetime.now(tz=zone)
+    return moment.astimezone(zone).date()
 
 
 def default_range(today: date | None = None, days: int = DEFAULT_DAYS) -> tuple[date, date]:

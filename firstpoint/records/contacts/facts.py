@@ -13,6 +13,14 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from knowledge.vocabulary import ACTION_EMERGENCY as ACTION_EMERGENCY
+from knowledge.vocabulary import ACTION_NOT_UNDERSTOOD as ACTION_NOT_UNDERSTOOD
+from knowledge.vocabulary import DEFAULT_AUDIENCE as DEFAULT_AUDIENCE
+from knowledge.vocabulary import DEFAULT_CHANNEL as DEFAULT_CHANNEL
+from knowledge.vocabulary import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from knowledge.vocabulary import FORM_HANDOFF as HANDOFF_FORM
+from knowledge.vocabulary import INTENT_NLU_FALLBACK
+
 SESSION_STARTED = "session_started"
 SESSION_META = "session_meta"
 USER = "user"
@@ -20,15 +28,8 @@ SLOT = "slot"
 ACTION = "action"
 FACT_KINDS = (SESSION_STARTED, SESSION_META, USER, SLOT, ACTION)
 
-NLU_FALLBACK = "nlu_fallback"
-ACTION_EMERGENCY = "action_emergency_advice"
-ACTION_NOT_UNDERSTOOD = "action_not_understood"
-HANDOFF_FORM = "handoff_form"
+NLU_FALLBACK = INTENT_NLU_FALLBACK
 RECORDED_ACTIONS = frozenset({ACTION_EMERGENCY, ACTION_NOT_UNDERSTOOD, HANDOFF_FORM})
-
-DEFAULT_CHANNEL = "rest"
-DEFAULT_AUDIENCE = "resident"
-DEFAULT_LANGUAGE = "en"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Column,
@@ -33,9 +32,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper, relationship
 
 from firstpoint.database import Base
+from knowledge.loader import council_zone
 
 UTC = timezone.utc
-LONDON = ZoneInfo("Europe/London")
 OUTCOMES = ("emergency", "handed_off", "answered", "declined", "not_understood", "abandoned")
 
 
@@ -47,8 +46,8 @@ def naive_utc(moment: datetime) -> datetime:
 
 
 def local_fields(moment: datetime) -> tuple[date, str, int, int]:
-    """(local date, "YYYY-MM", hour, weekday) of a UTC time in Europe/London."""
-    local = naive_utc(moment).replace(tzinfo=UTC).astimezone(LONDON)
+    """(local date, "YYYY-MM", hour, weekday) of a UTC time in the council's time zone."""
+    local = naive_utc(moment).replace(tzinfo=UTC).astimezone(council_zone())
     return local.date(), f"{local.year:04d}-{local.month:02d}", local.hour, local.weekday()
 
 
