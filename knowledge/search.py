@@ -35,9 +35,10 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import yaml
 
-from knowledge.schema import VIEWER_AUDIENCES, ContentError, Entry, KnowledgeBase, Task, WillNot
+from knowledge.questions import BankQuestion
+from knowledge.schema import VIEWER_AUDIENCES, Entry, KnowledgeBase, Task, WillNot
+from knowledge.synonyms import load_synonyms
 from knowledge.text import lemma_tokens
 
 logger = logging.getLogger(__name__)
@@ -143,6 +144,11 @@ class Tuning:
     other_audience_weight: float = 0.75
     #: Entries kept by each signal before exact scoring (large knowledge bases).
     candidates: int = 32
+    #: An item's dense score is at least this share of its nearest question-bank
+    #: question's similarity (``knowledge/questions``).
+    bank_weight: float = 0.9
+    #: Weight of a question-bank question's words in its item's BM25 document.
+    bank_lexical_weight: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -322,7 +328,9 @@ class KnowledgeIndex:
     """A hybrid (BM25F + dense) index over a :class:`KnowledgeBase`; build once, query many.
 
     ``embedder`` turns texts into unit vectors (``knowledge.embeddings.default_embedder()``
-    when not given); ``dense=False`` ranks on BM25 alone. Entry and item vectors
+    when not given); ``dense=False`` ranks on BM25 alone. ``questions`` is the
+    question bank (``knowledge.questions.load_question_bank``): each question
+    counts as a way of asking for its item. Entry, item and question vectors
     are computed here, once, and cached under ``cache_dir`` by content hash.
     If the embedder fails, the index logs it and ranks on BM25 alone.
     """
@@ -338,6 +346,7 @@ class KnowledgeIndex:
         tuning: Tuning | None = None,
         k1: float = 1.2,
         b: float = 0.75,
+        questions: Sequence[BankQuestion] = (),
     ) -> None:
         self.kb = kb
         self.entries: tuple[Entry, ...] = tuple(kb.entries)
@@ -373,6 +382,17 @@ class KnowledgeIndex:
                     doc.update({t: 1.5 for t in _tokens(kw)})
                 item_docs.append(doc)
             self._item_ranges.append((first_does, first_wn, len(self._items)))
+        item_number = {(it.entry, it.kind, it.index): n for n, it in enumerate(self._items)}
+        entry_number = {e.id: ei for ei, e in enumerate(self.entries)}
+        bank: list[tuple[int, str]] = []  # (item number, text)
+        for q in questions:
+            n = item_number.get((entry_number.get(q.entry_id, -1), q.kind, q.index))
+            if n is None:
+                raise ValueError(f"question bank: no item {q.item!r} in the knowledge base")
+            bank.append((n, q.text))
+            if self.tuning.bank_lexical_weight:
+                for tok in _tokens(q.text):
+                    item_docs[n][tok] += self.tuning.bank_lexical_weight  # type: ignore[assignment]
         self._items_ix = _ImpactIndex(item_docs, k1, b)
         self._item_entry = np.array([it.entry for it in self._items], dtype=np.int64)
         self._embedder: TextEmbedder | None = None
@@ -412,6 +432,8 @@ class KnowledgeIndex:
                 np.concatenate(view_rows) if view_rows else np.zeros(0, dtype=np.int64),
                 np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64),
             )
+        self._bank_rows = np.array([row(text) for _, text in bank], dtype=np.int64)
+        self._bank_item = np.array([n for n, _ in bank], dtype=np.int64)
         if dense and texts:
             self._build_dense(embedder, texts, cache_dir)
 
@@ -599,6 +621,10 @@ class KnowledgeIndex:
         if use_dense:
             assert self._vectors is not None and qvec is not None
             dense_i = self._vectors[view.item_rows[items]] @ qvec
+            if len(self._bank_rows):
+                nearest = np.full(len(self._items), -1.0)
+                np.maximum.at(nearest, self._bank_item, self._vectors[self._bank_rows] @ qvec)
+                dense_i = np.maximum(dense_i, t.bank_weight * nearest[items])
             views = np.flatnonzero(is_candidate[view.view_owner])
             dense_e[:] = -1.0
             view_sims = self._vectors[view.view_flat[views]] @ qvec
@@ -661,28 +687,6 @@ class KnowledgeIndex:
         return SearchResult(query, hits, "answer")
 
 
-SYNONYMS_FILE = "synonyms.yml"
-
-
-def load_synonyms(content_dir: Path) -> dict[str, list[str]]:
-    """Read ``synonyms.yml`` (phrase -> list of phrases that mean the same); {} if absent."""
-    path = Path(content_dir) / SYNONYMS_FILE
-    if not path.exists():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ContentError(str(path), None, None, f"not valid YAML: {exc}") from exc
-    table = data.get("synonyms") if isinstance(data, dict) else None
-    if not isinstance(table, dict):
-        raise ContentError(str(path), None, "synonyms", "must be a mapping of phrase -> list")
-    out: dict[str, list[str]] = {}
-    for key, values in table.items():
-        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise ContentError(str(path), str(key), "synonyms", "must be a list of phrases")
-        out[str(key)] = list(values)
-    return out
-
 
 _default: KnowledgeIndex | None = None
 _default_lock = threading.Lock()
@@ -700,11 +704,14 @@ def default_index() -> KnowledgeIndex:
             if _default is None:
                 from firstpoint.settings import get_settings
                 from knowledge.loader import default_knowledge_base
+                from knowledge.questions import load_question_bank
 
                 settings = get_settings()
+                kb = default_knowledge_base()
                 _default = KnowledgeIndex(
-                    default_knowledge_base(),
+                    kb,
                     synonyms=load_synonyms(settings.content_dir),
                     cache_dir=settings.var_dir / "cache",
+                    questions=load_question_bank(kb),
                 )
     return _default

@@ -57,6 +57,7 @@ def check_content(
     exit code: 0 when everything is valid, 1 (after printing the error) otherwise.
     """
     from knowledge.loader import load_council_settings, load_knowledge_base, load_wording
+    from knowledge.questions import load_question_bank
     from knowledge.safety import load_detector
     from knowledge.synonyms import load_synonyms
     from knowledge.vocabulary import VIEWER_AUDIENCES
@@ -67,6 +68,7 @@ def check_content(
         wording = load_wording(content_dir)
         detector = load_detector(content_dir)
         synonyms = load_synonyms(content_dir)
+        bank = load_question_bank(kb)
         loader = None if skip_directory else directory_loader or _find_directory_loader()
         directory = loader(content_dir) if loader is not None else None
     except (ValueError, OSError) as exc:  # ContentError is a ValueError
@@ -88,6 +90,7 @@ def check_content(
     out(f"wording lines: {len(wording.lines)}")
     out(f"safety pattern categories: {len(detector.categories)}")
     out(f"synonyms: {len(synonyms)}")
+    out(f"question bank: {len(bank)} questions from {len({q.author for q in bank})} authors")
     if directory is not None:
         out(f"directory: {_size(directory)}")
     else:

@@ -18,6 +18,7 @@ import yaml
 
 from knowledge.answers import answer_query
 from knowledge.loader import load_council_settings, load_knowledge_base, load_wording
+from knowledge.questions import BankQuestion, load_question_bank
 from knowledge.schema import Area, Entry, KnowledgeBase, Provider, Task, WillNot
 from knowledge.search import KnowledgeIndex, Tuning, cached_embeddings, load_synonyms
 
@@ -228,17 +229,72 @@ def test_every_matching_exemption_is_returned() -> None:
     assert sorted(h.index for h in hit.will_nots) == [0, 1]
 
 
+def test_a_bank_question_counts_as_a_way_of_asking_for_its_item() -> None:
+    kb = _tiny_kb()
+    # "pigeonhole" is in no content text; a bank author asked for the parcel exemption that way.
+    asked = "can you fetch stuff from the pigeonhole"
+    bank = [BankQuestion("menu.post", "will_not", 0, "staff", asked, "t")]
+    plain = KnowledgeIndex(kb, embedder=FakeEmbedder())
+    with_bank = KnowledgeIndex(kb, embedder=FakeEmbedder(), questions=bank)
+    before = plain.search("fetch my stuff from the pigeonhole", "staff")
+    after = with_bank.search("fetch my stuff from the pigeonhole", "staff")
+    assert before.best is None or before.best.kind != "will_not" or before.decision == "none"
+    assert after.decision == "answer" and after.best is not None
+    assert after.best.entry.id == "menu.post" and after.best.kind == "will_not"
+    # The bank never shows a resident what they may not see: the exemption is staff-only.
+    for hit in with_bank.search("fetch my stuff from the pigeonhole", "resident").hits:
+        assert not hit.will_nots
+    with pytest.raises(ValueError, match="no item"):
+        KnowledgeIndex(kb, embedder=FakeEmbedder(),
+                       questions=[BankQuestion("menu.post", "will_not", 5, "staff", "x", "t")])
+
+
 # --------------------------------------------------------------------------- real content
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The shipped content with the real embedding model (cached in a temporary directory)."""
+def embedding_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One temporary embedding cache for the real-content tests of this module."""
+    return tmp_path_factory.mktemp("embeddings")
+
+
+@pytest.fixture(scope="module")
+def real(embedding_cache: Path):  # type: ignore[no-untyped-def]
+    """The shipped content and question bank with the real embedding model."""
     kb = load_knowledge_base(CONTENT)
-    cache = tmp_path_factory.mktemp("embeddings")
-    hybrid = KnowledgeIndex(kb, synonyms=load_synonyms(CONTENT), cache_dir=cache)
-    bm25 = KnowledgeIndex(kb, synonyms=load_synonyms(CONTENT), dense=False)
+    cache = embedding_cache
+    bank = load_question_bank(kb)
+    hybrid = KnowledgeIndex(kb, synonyms=load_synonyms(CONTENT), cache_dir=cache, questions=bank)
+    bm25 = KnowledgeIndex(kb, synonyms=load_synonyms(CONTENT), dense=False, questions=bank)
     return hybrid, bm25, load_council_settings(CONTENT), load_wording(CONTENT)
+
+
+def _wave2_questions() -> list[dict]:
+    """Wave 2's KB set (blind for its first run only; docs/wave2-notes.md) with its key."""
+    blind = ROOT / "tests" / "data" / "blind" / "wave2"
+    questions = yaml.safe_load((blind / "kb_questions.yml").read_text("utf-8"))["questions"]
+    key = yaml.safe_load((blind / "kb_key.yml").read_text("utf-8"))["key"]
+    return [{**q, **k} for q, k in zip(questions, key, strict=True)]
+
+
+def test_the_question_bank_finds_what_the_content_words_miss(  # type: ignore[no-untyped-def]
+    real, embedding_cache: Path
+) -> None:
+    """Retrieval alone (no NLU): the bank of other authors' questions lifts wave 2's set.
+
+    Measured when the bank was added (docs/wave3-notes.md): 82.9 % without it,
+    87.6 % with it; the held-out paraphrases 97.0 % -> 98.5 %.
+    """
+    hybrid, _, council, wording = real
+    without = KnowledgeIndex(hybrid.kb, synonyms=load_synonyms(CONTENT),
+                             cache_dir=embedding_cache)
+    questions = _wave2_questions()
+    with_bank = _accuracy(hybrid, council, wording, questions)
+    alone = _accuracy(without, council, wording, questions)
+    print(f"wave 2 KB set, retrieval only: with the question bank {with_bank:.1%}, "
+          f"without {alone:.1%}")
+    assert with_bank >= 0.86
+    assert with_bank > alone + 0.03
 
 
 def _ok(answer, q) -> bool:  # type: ignore[no-untyped-def]
