@@ -19,8 +19,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from aiohttp import web
+
+from knowledge.loader import COUNCIL_FILE, read_yaml
+from knowledge.schema import ContentError
 
 LOCAL_SERVER_RE = re.compile(r"^http://(127\.0\.0\.1|localhost):\d{1,5}$")
 
@@ -88,11 +90,12 @@ def council_details(content_dir: Path) -> dict[str, str]:
     details = {"name": "Example Borough Council", "phone": "01632 960000",
                "website": "https://www.example.org"}
     try:
-        data = yaml.safe_load((content_dir / "council.yml").read_text(encoding="utf-8"))
-        council = (data or {}).get("council") or {}
+        data = read_yaml(content_dir / COUNCIL_FILE)  # the content reader: duplicate keys refused
+    except ContentError:
+        return details
+    council = (data.get("council") if isinstance(data, dict) else None) or {}
+    if isinstance(council, dict):
         details.update({k: str(council[k]) for k in details if council.get(k)})
-    except (OSError, yaml.YAMLError):
-        pass
     return details
 
 

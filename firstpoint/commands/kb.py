@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from firstpoint.settings import get_settings
+from knowledge.vocabulary import VIEWER_AUDIENCES
 
 DIRECTORY_MODULE = "knowledge.directory"
 
@@ -60,7 +61,6 @@ def check_content(
     from knowledge.questions import load_question_bank
     from knowledge.safety import load_detector
     from knowledge.synonyms import load_synonyms
-    from knowledge.vocabulary import VIEWER_AUDIENCES
 
     try:
         kb = load_knowledge_base(content_dir)
@@ -130,6 +130,6 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--content-dir", help="content directory (default: FIRSTPOINT_CONTENT_DIR)"
     )
     listing.add_argument(
-        "--audience", choices=("staff", "resident"), help="only entries this audience may see"
+        "--audience", choices=VIEWER_AUDIENCES, help="only entries this audience may see"
     )
     listing.set_defaults(func=_list)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import relationship
 
 from firstpoint.database import Base
 from firstpoint.notify.models import OutboxMessage, sql_in
+from knowledge.vocabulary import PRIORITIES as PRIORITIES
 
 STATUSES = ("new", "acknowledged", "contacted", "closed")
 #: Allowed status changes. Closing an acknowledged handoff without contact needs a note.
@@ -33,7 +34,6 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     "contacted": frozenset({"closed"}),
     "closed": frozenset(),
 }
-PRIORITIES = ("emergency", "urgent", "normal")
 SYSTEM_ACTOR = "firstpoint"
 
 
