@@ -297,7 +297,10 @@ def test_sign_in_takeover_handoff_reports_and_review(live: Live) -> None:
     officer.evaluate("document.querySelector('#send').click()")
     caller.wait_for(f"{BOT} > {before}", what="the officer's message in the widget")
     assert _bot_texts(caller)[-1].endswith("Hello, this is Olive. How can I help?")
-    assert officer.evaluate("document.querySelector('#message').value") == ""
+    # the page empties the box when the console answers, which may come after the widget
+    # already shows the message (the message goes to Rasa first): wait for it, no race
+    officer.wait_for("document.querySelector('#message').value === ''", timeout=20,
+                     what="the message box emptied after sending")
     # caller -> officer: no bot reply (paused), the line arrives live in the console
     before = caller.evaluate(BOT)
     _say(caller, "I am worried about my daughter", expect_reply=False)
