@@ -447,11 +447,12 @@ def cli_env(monkeypatch, tmp_path, sqlite_url):
     get_settings.cache_clear()
 
 
-def test_cli_list_show_set_status_and_outbox(cli_env, capsys) -> None:
+def test_cli_list_show_set_status_and_outbox(cli_env, capsys, clock) -> None:
     from firstpoint.cli import main
     from firstpoint.records.handoffs import service_from_settings
 
     service = service_from_settings(cli_env)
+    service.clock = clock  # filed on a Tuesday morning: the children's front door is open
     reference = create(service).reference
 
     assert main(["handoff", "list", "--status", "new"]) == 0
