@@ -99,7 +99,9 @@ def main() -> int:
     load_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    model = train_from_corpus([CORPUS], detector, embedder)
+    model = train_from_corpus([CORPUS], detector, embedder,
+                              nlu_data=ROOT / "bot" / "data" / "nlu.yml",
+                              bank_dir=ROOT / "knowledge" / "questions" / "corpus")
     train_s = time.perf_counter() - start
     assessor = RiskAssessor(model, detector, embedder)
 

@@ -156,6 +156,8 @@ class RiskClassifier(GraphComponent, IntentClassifier):
             "corpus_dir": "knowledge/risk/corpus",
             # Rasa NLU data whose small talk and service questions are ordinary examples
             "nlu_data": "bot/data/nlu.yml",
+            # the question bank (knowledge/questions): Service Menu questions, all ordinary
+            "question_bank": "knowledge/questions/corpus",
             # where safety_patterns.yml lives (default: FirstPoint settings)
             "content_dir": None,
             "handoff_recall": Targets.handoff_recall,
@@ -197,6 +199,7 @@ class RiskClassifier(GraphComponent, IntentClassifier):
 
         root = cls._root()
         inputs = [cls._corpus_path(config), root / "knowledge" / "risk",
+                  root / str(config.get("question_bank") or "knowledge/questions/corpus"),
                   root / "knowledge" / "content" / "safety_patterns.yml",
                   root / str(config.get("nlu_data") or "bot/data/nlu.yml")]
         code = [root / "knowledge" / "safety.py", root / "knowledge" / "embeddings.py"]
@@ -231,12 +234,14 @@ class RiskClassifier(GraphComponent, IntentClassifier):
             emergency_recall=float(self.component_config["emergency_recall"]),
         )
         nlu = self.component_config.get("nlu_data")
+        bank = self.component_config.get("question_bank")
         self._model = train_from_corpus(
             [self._corpus_path(self.component_config)],
             self._detector(),
             default_embedder(),
             targets=targets,
             nlu_data=(self._root() / nlu) if nlu else None,
+            bank_dir=(self._root() / bank) if bank else None,
         )
         info = self._model.info
         logger.info(

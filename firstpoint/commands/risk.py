@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     compare.add_argument("--corpus", default=DEFAULT_CORPUS)
     compare.add_argument("--nlu-data", default="bot/data/nlu.yml",
                          help="Rasa NLU file whose non-risk examples count as ordinary")
+    compare.add_argument("--question-bank", default="knowledge/questions/corpus",
+                         help="question bank directory whose questions count as ordinary")
     compare.add_argument("--design", action="append", help="hybrid | embedding | patterns")
     compare.add_argument("--misses", action="store_true", help="print the failing messages")
     compare.add_argument("--json", action="store_true", help="figures as JSON")
@@ -72,7 +74,8 @@ def _compare(args: argparse.Namespace) -> int:
 
     detector = default_detector()
     embedder = default_embedder()
-    corpus = training_messages([_path(args.corpus)], _path(args.nlu_data))
+    corpus = training_messages([_path(args.corpus)], _path(args.nlu_data),
+                               _path(args.question_bank))
     sets = {name: load_labelled_set(_path(name)) for name in args.sets}
     out: dict[str, dict[str, object]] = {}
     for design in args.design or list(DESIGNS):

@@ -18,6 +18,10 @@ from knowledge.risk.labels import CORPUS_AUDIENCES, RISK_LABELS
 
 #: The author name of examples taken from Rasa's NLU data.
 NLU_GROUP = "rasa-nlu"
+#: Group of the question bank's service questions (knowledge/questions), all ordinary.
+BANK_GROUP = "question-bank"
+#: Groups that are not corpus authors: always in training, never a held-out fold.
+AUXILIARY_GROUPS = frozenset({NLU_GROUP, BANK_GROUP})
 
 
 class CorpusError(ValueError):

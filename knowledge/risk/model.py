@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.risk.corpus import NLU_GROUP
+from knowledge.risk.corpus import AUXILIARY_GROUPS, BANK_GROUP, NLU_GROUP
 from knowledge.risk.labels import (
     CASE_ADMIN,
     DISCLOSURE_LABELS,
@@ -117,6 +117,9 @@ class Targets:
     # Rasa's small-talk and service examples teach "bye" is ordinary without
     # outweighing the corpus authors' council questions.
     nlu_weight: float = 0.3
+    # The question bank's Service Menu questions (staff admin that mentions
+    # cases, panels, children...) teach what ordinary business-support work sounds like.
+    bank_weight: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -235,8 +238,9 @@ def _folds(groups: Sequence[str], y: np.ndarray, k: int = 5) -> list[np.ndarray]
     names = sorted(set(groups))
     g = np.asarray(groups)
     if len(names) >= 3:
-        # The NLU examples (no disclosures) stay in every fold's training data.
-        return [np.flatnonzero(g == name) for name in names if name != NLU_GROUP]
+        # The NLU examples and the question bank (no disclosures) stay in every
+        # fold's training data: only corpus authors are held out.
+        return [np.flatnonzero(g == name) for name in names if name not in AUXILIARY_GROUPS]
     order = np.argsort(y, kind="stable")
     return [order[i::k] for i in range(k)]
 
@@ -333,7 +337,8 @@ def train(
     x = build_features(embeddings, pattern_hits, staff, spec)
     y = np.array([RISK_LABELS.index(lab) for lab in labels])
     oof_texts = texts if spec.char_ngrams else None
-    weights = np.array([targets.nlu_weight if g == NLU_GROUP else 1.0 for g in groups])
+    group_weight = {NLU_GROUP: targets.nlu_weight, BANK_GROUP: targets.bank_weight}
+    weights = np.array([group_weight.get(g, 1.0) for g in groups])
     oof = out_of_fold(x, y, groups, targets.regularisation, oof_texts, weights)
     thresholds = choose_thresholds(oof, y, targets)
     ngrams = CharNgrams.fit(texts) if spec.char_ngrams else None

@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from knowledge.risk.assess import Assessment, RiskAssessor, TextEncoder, pattern_text
-from knowledge.risk.corpus import LabelledMessage, load_corpus, load_nlu_ordinary, text_key
+from knowledge.risk.corpus import (
+    BANK_GROUP,
+    LabelledMessage,
+    load_corpus,
+    load_nlu_ordinary,
+    text_key,
+)
 from knowledge.risk.labels import DISCLOSURE_LABELS, EMERGENCY_LABELS, Level
 from knowledge.risk.model import FeatureSpec, RiskModel, Targets, train
 from knowledge.safety import SafetyDetector
@@ -66,13 +72,28 @@ def train_from_messages(
     )
 
 
-def training_messages(corpus: Iterable[Path], nlu_data: Path | None = None
-                      ) -> list[LabelledMessage]:
-    """The corpus files, plus the ordinary examples of Rasa's NLU data when given."""
+def bank_messages(bank_dir: Path) -> list[LabelledMessage]:
+    """The question bank's service questions (``knowledge/questions``), labelled ordinary."""
+    from knowledge.questions import load_question_bank
+
+    return [LabelledMessage(q.text, "ordinary", q.audience, BANK_GROUP, str(bank_dir))
+            for q in load_question_bank(None, bank_dir)]
+
+
+def training_messages(corpus: Iterable[Path], nlu_data: Path | None = None,
+                      bank_dir: Path | None = None) -> list[LabelledMessage]:
+    """The corpus files, plus Rasa's ordinary NLU examples and the question bank when given."""
     messages = load_corpus(list(corpus))
+    seen = {text_key(m.text) for m in messages}
+    extra: list[LabelledMessage] = []
     if nlu_data is not None and nlu_data.exists():
-        seen = {text_key(m.text) for m in messages}
-        messages += [m for m in load_nlu_ordinary(nlu_data) if text_key(m.text) not in seen]
+        extra += load_nlu_ordinary(nlu_data)
+    if bank_dir is not None:
+        extra += bank_messages(bank_dir)
+    for m in extra:
+        if text_key(m.text) not in seen:
+            seen.add(text_key(m.text))
+            messages.append(m)
     return messages
 
 
@@ -83,10 +104,12 @@ def train_from_corpus(
     spec: FeatureSpec | None = None,
     targets: Targets | None = None,
     nlu_data: Path | None = None,
+    bank_dir: Path | None = None,
 ) -> RiskModel:
-    """Train on every corpus file under the given paths (and Rasa's ordinary NLU examples)."""
-    return train_from_messages(training_messages(corpus, nlu_data), detector, embedder, spec,
-                               targets)
+    """Train on every corpus file under the given paths (plus Rasa's ordinary NLU examples
+    and the question bank, when given)."""
+    return train_from_messages(training_messages(corpus, nlu_data, bank_dir), detector,
+                               embedder, spec, targets)
 
 
 class PatternOnlyAssessor:

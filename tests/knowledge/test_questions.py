@@ -94,3 +94,20 @@ def test_the_shipped_bank_covers_every_item_from_several_authors(kb) -> None:  #
             assert item.visible_to("resident"), q
     per_author = Counter(q.author for q in bank)
     assert len(per_author) >= 4 and min(per_author.values()) >= 100, per_author
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+@pytest.mark.parametrize("path", [
+    ROOT / "tests" / "data" / "kb_paraphrases.yml",
+    ROOT / "tests" / "knowledge" / "dev_questions.yml",
+    *sorted((ROOT / "tests" / "data" / "blind").glob("*/kb_questions.yml")),
+], ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_evaluation_question_is_in_the_bank(kb, path: Path) -> None:  # type: ignore[no-untyped-def]
+    import yaml
+
+    bank = {_key(q.text) for q in load_question_bank(kb, CORPUS_DIR)}
+    questions = yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]
+    assert [q["text"] for q in questions if _key(q["text"]) in bank] == []

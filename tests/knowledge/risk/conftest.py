@@ -16,17 +16,19 @@ from knowledge.safety import default_detector
 CORPUS = PROJECT_ROOT / "knowledge" / "risk" / "corpus"
 DATA = PROJECT_ROOT / "tests" / "data"
 NLU = PROJECT_ROOT / "bot" / "data" / "nlu.yml"
+BANK = PROJECT_ROOT / "knowledge" / "questions" / "corpus"
 
 
 @pytest.fixture(scope="session")
 def risk_model() -> RiskModel:
     """Trained like ``rasa train`` trains it; reused while corpus and code are unchanged."""
-    inputs = [CORPUS, PROJECT_ROOT / "knowledge" / "risk", NLU,
+    inputs = [CORPUS, PROJECT_ROOT / "knowledge" / "risk", NLU, BANK,
               PROJECT_ROOT / "knowledge" / "content" / "safety_patterns.yml"]
     cache: Path = PROJECT_ROOT / "var" / "cache" / f"risk-test-{corpus_digest(inputs)}"
     if (cache / "risk_model.json").exists():
         return RiskModel.load(cache)
-    model = train_from_corpus([CORPUS], default_detector(), default_embedder(), nlu_data=NLU)
+    model = train_from_corpus([CORPUS], default_detector(), default_embedder(), nlu_data=NLU,
+                              bank_dir=BANK)
     model.save(cache)
     return model
 

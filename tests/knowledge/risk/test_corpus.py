@@ -16,7 +16,8 @@ from knowledge.risk.corpus import (
     text_key,
 )
 from knowledge.risk.labels import DISCLOSURE_LABELS, RISK_LABELS
-from tests.knowledge.risk.conftest import CORPUS, DATA, NLU
+from knowledge.risk.training import bank_messages, training_messages
+from tests.knowledge.risk.conftest import BANK, CORPUS, DATA, NLU
 
 EVALUATION_SETS = [
     DATA / "risk" / "dev.yml",
@@ -51,8 +52,22 @@ def test_the_corpus_is_large_varied_and_from_several_authors() -> None:
 def test_no_evaluation_sentence_is_in_the_training_corpus(path: Path) -> None:
     training = {text_key(m.text) for m in load_corpus([CORPUS], dedupe=False)}
     training |= {text_key(m.text) for m in load_nlu_ordinary(NLU)}
+    training |= {text_key(m.text) for m in bank_messages(BANK)}
     leaked = [m.text for m in load_labelled_set(path) if text_key(m.text) in training]
     assert leaked == []
+
+
+def test_the_question_bank_trains_as_ordinary_service_questions() -> None:
+    """Every bank question is in the training messages once, ordinary, as its author's audience."""
+    bank = bank_messages(BANK)
+    assert len(bank) >= 2000 and {m.label for m in bank} == {"ordinary"}
+    assert {m.audience for m in bank} == {"staff", "resident"}
+    with_bank = training_messages([CORPUS], NLU, BANK)
+    without = training_messages([CORPUS], NLU)
+    added = [m for m in with_bank if m.author == "question-bank"]
+    assert len(with_bank) == len(without) + len(added)
+    assert len(added) >= 0.95 * len({text_key(m.text) for m in bank})
+    assert len({text_key(m.text) for m in with_bank}) == len(with_bank)  # each text once
 
 
 @pytest.mark.parametrize("name", ["wave2", "wave2b", "wave3"])
