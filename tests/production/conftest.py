@@ -13,6 +13,7 @@ RabbitMQ server binaries, or Redis are missing.
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import sys
 import threading
@@ -167,7 +168,11 @@ def prod(services: Services, mailbox: tuple[Mailbox, int], fakes: Any,
         replica_ports=[free_port(), free_port()], action_ports=[free_port(), free_port()],
     )
     started = time.monotonic()
-    stack = start_production(plan, timeout=400)
+    # FIRSTPOINT_TEST_MODEL: a trained model to use as it is (a shared tree whose
+    # training inputs keep changing would otherwise retrain here); 900 s because on
+    # 2 cores shared with other test runs two replicas have needed over 400 s to load
+    model = os.environ.get("FIRSTPOINT_TEST_MODEL")
+    stack = start_production(plan, timeout=900, model=Path(model) if model else None)
     stack.started_in = time.monotonic() - started  # type: ignore[attr-defined]
     try:
         yield stack

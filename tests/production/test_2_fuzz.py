@@ -87,8 +87,10 @@ def json_bodies(draw: Any, shape: dict[str, Any]) -> bytes:
         body[key] = value if choice < 3 else draw(json_values)
         if key == "sender" and choice < 3:
             # a fresh conversation each time (hypothesis repeats small integers): one
-            # sender flooding the channel is its own test (429, test_0_hardening_units)
-            body[key] = f"fuzz-{next(SENDERS)}"
+            # sender flooding the channel is its own test (429, test_0_hardening_units).
+            # Fixed width, so the body's length (and every later draw bounded by it,
+            # such as the truncation point) is the same when hypothesis replays it.
+            body[key] = f"fuzz-{next(SENDERS):012d}"
     if draw(st.booleans()):
         body[draw(odd_text)] = draw(json_values)
     if draw(st.integers(0, 4)) == 0:
