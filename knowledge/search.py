@@ -622,8 +622,13 @@ class KnowledgeIndex:
             assert self._vectors is not None and qvec is not None
             dense_i = self._vectors[view.item_rows[items]] @ qvec
             if len(self._bank_rows):
+                # Only the candidates' questions are compared (large knowledge bases).
+                wanted = np.zeros(len(self._items), dtype=bool)
+                wanted[items] = True
+                chosen = np.flatnonzero(wanted[self._bank_item])
                 nearest = np.full(len(self._items), -1.0)
-                np.maximum.at(nearest, self._bank_item, self._vectors[self._bank_rows] @ qvec)
+                np.maximum.at(nearest, self._bank_item[chosen],
+                              self._vectors[self._bank_rows[chosen]] @ qvec)
                 dense_i = np.maximum(dense_i, t.bank_weight * nearest[items])
             views = np.flatnonzero(is_candidate[view.view_owner])
             dense_e[:] = -1.0
