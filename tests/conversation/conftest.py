@@ -48,7 +48,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     from firstpoint.records.migrate import upgrade
 
     upgrade(settings.database_url)
-    running = start_stack(settings, with_api=True)
+    # A loaded machine (CI beside other jobs) can take minutes to load the model.
+    running = start_stack(settings, with_api=True, timeout=600.0)
     try:
         yield running
     finally:
