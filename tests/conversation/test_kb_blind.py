@@ -26,7 +26,7 @@ pytestmark = pytest.mark.rasa_server
 BLIND = Path(__file__).resolve().parents[1] / "data" / "blind"
 FLOORS = {
     "wave2": 0.70,  # below the first run's 74.1 % (docs/wave2-notes.md)
-    "wave4": 0.0,  # first run pending
+    "wave4": 0.80,  # below the first run's 84.2 % (docs/wave3-notes.md)
 }
 
 
