@@ -107,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
         from rasa.core.utils import AvailableEndpoints
         from rasa.utils.endpoints import EndpointConfig
 
+        # as endpoints.yml has it (the digest option does nothing unpatched)
         endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook",
-                                  headers={"Authorization": "Bearer profile-token"})
+                                  headers={"Authorization": "Bearer profile-token"},
+                                  domain_digest=not args.unpatched)
 
         async def run() -> tuple[float, float, str]:
             agent = await load_agent(model_path=str(ensure_model()),

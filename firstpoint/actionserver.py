@@ -13,7 +13,12 @@ so the actions and the wire format are unchanged) with three differences:
   without a configured token it refuses to start, unless ``--no-token`` is given
   for a developer who knows the port is private;
 * an exception inside an action answers a plain 500 without echoing the request
-  body (rasa-sdk's handler returns the whole tracker, personal data included).
+  body (rasa-sdk's handler returns the whole tracker, personal data included);
+* it speaks the domain-digest protocol of :mod:`firstpoint.rasa_patches`: a call
+  that carries ``firstpoint_domain_digest`` and no domain gets the domain last sent
+  with that digest put back before rasa-sdk runs the action (:class:`DomainCache`),
+  or a 449 when it has none, and Rasa repeats the call with the domain. Calls
+  without the key run exactly as before.
 
 Run: ``python -m firstpoint.actionserver --actions bot.actions --port 5055``.
 """
@@ -22,10 +27,16 @@ from __future__ import annotations
 
 import argparse
 import hmac
+import json
 import logging
 import sys
+import threading
+import zlib
+from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
+from firstpoint.rasa_patches import DIGEST_KEY, DOMAIN_MISSING_STATUS, digest_of
 from firstpoint.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -41,12 +52,59 @@ def token_ok(header: str | None, token: str) -> bool:
     return hmac.compare_digest(given, token.encode("utf-8"))
 
 
-def create_app(actions: str, token: str | None):  # noqa: ANN201 - sanic.Sanic
-    """rasa-sdk's action server app with the token check and a quiet error handler."""
+class DomainCache:
+    """The domains Rasa has sent, by digest (a few: one per model in service)."""
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._domains: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def remember(self, digest: str, domain: dict[str, Any]) -> bool:
+        """Keep ``domain`` under ``digest`` if that is its digest; returns whether it was kept."""
+        if digest_of(domain) != digest:
+            log.warning("action call: the domain sent does not match its digest; not kept")
+            return False
+        with self._lock:
+            self._domains[digest] = domain
+            self._domains.move_to_end(digest)
+            while len(self._domains) > self.size:
+                self._domains.popitem(last=False)
+        return True
+
+    def get(self, digest: str) -> dict[str, Any] | None:
+        """The domain sent with ``digest``, or ``None``."""
+        with self._lock:
+            return self._domains.get(digest)
+
+    def complete(self, call: dict[str, Any]) -> bool:
+        """Put the domain back into an action call; False when it is unknown (answer 449).
+
+        A call with a domain and a digest teaches the cache; a call without the
+        digest key is left alone (plain Rasa).
+        """
+        digest = call.get(DIGEST_KEY)
+        if not isinstance(digest, str):
+            return True
+        if isinstance(call.get("domain"), dict):
+            self.remember(digest, call["domain"])
+            return True
+        domain = self.get(digest)
+        if domain is None:
+            return False
+        call["domain"] = domain
+        return True
+
+
+def create_app(actions: str, token: str | None,  # noqa: ANN201 - sanic.Sanic
+               domains: DomainCache | None = None):
+    """rasa-sdk's action server app with the token check, the domain cache and a quiet
+    error handler."""
     from rasa_sdk.endpoint import create_app as sdk_app
     from sanic import response
 
     app = sdk_app(actions, cors_origins=None)
+    cache = domains if domains is not None else DomainCache()
 
     if token:
         @app.middleware("request")
@@ -57,6 +115,26 @@ def create_app(actions: str, token: str | None):  # noqa: ANN201 - sanic.Sanic
                 return response.json({"error": "missing or invalid bearer token"}, status=401,
                                      headers={"WWW-Authenticate": 'Bearer realm="actions"'})
             return None
+
+    @app.middleware("request")
+    async def _domain_from_digest(request):  # noqa: ANN001, ANN202 - sanic signature
+        # after the token check (middleware runs in the order registered)
+        if request.method != "POST" or request.path != "/webhook" or not request.body:
+            return None
+        deflated = request.headers.get("Content-Encoding") == "deflate"
+        try:
+            call = json.loads(zlib.decompress(request.body)) if deflated else request.json
+        except Exception:  # noqa: BLE001 - rasa-sdk's handler answers malformed bodies
+            return None
+        if not isinstance(call, dict) or DIGEST_KEY not in call:
+            return None
+        if not cache.complete(call):
+            return response.json({"error": "domain not known for this digest; send it",
+                                  "action_name": call.get("next_action")},
+                                 status=DOMAIN_MISSING_STATUS)
+        if deflated:  # rasa-sdk decompresses the body itself
+            request.body = zlib.compress(json.dumps(call).encode("utf-8"))
+        return None
 
     async def _quiet_error(request, exception: Exception):  # noqa: ANN001, ANN202
         log.error("action server error on %s: %s", request.path, type(exception).__name__,
