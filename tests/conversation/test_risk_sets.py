@@ -29,6 +29,8 @@ SETS = {
     "blind-wave2": DATA / "blind" / "wave2" / "risk.yml",
     "blind-wave2b": DATA / "blind" / "wave2b" / "risk.yml",
     "blind-wave3": DATA / "blind" / "wave3" / "risk.yml",
+    "blind-wave5": DATA / "blind" / "wave5" / "risk.yml",
+    "blind-wave5b": DATA / "blind" / "wave5b" / "risk.yml",
     "wave1-disclosures": DATA / "disclosures.yml",
     "wave1-ordinary": DATA / "ordinary_questions.yml",
     "wave1-blind-disclosures": DATA / "blind" / "disclosures.yml",
