@@ -20,6 +20,7 @@ from knowledge.risk.labels import (
     Level,
 )
 from knowledge.risk.model import RiskModel
+from knowledge.risk.segments import split_points
 from knowledge.safety import SafetyDetector
 
 #: Longest text the pattern layer reads (the embedder cuts at its own limit):
@@ -28,6 +29,18 @@ MAX_PATTERN_CHARS = 1500
 #: A second disclosure category this likely beside danger routes the handoff
 #: (danger from a partner goes to the domestic abuse team, after the 999 advice).
 ROUTING_SECOND_CHOICE = 0.2
+#: A point of a several-point message (:mod:`knowledge.risk.segments`) decides the
+#: verdict when the model is at least this sure it is a disclosure and the whole
+#: message was rated lower. Read alone, a point loses its context, so the bar is
+#: far above the handoff threshold (chosen on the development set and the earlier
+#: blind sets, docs/wave4-notes.md).
+POINT_SURE = 0.9
+#: A trusted pattern hit (:attr:`RiskModel.override_categories`) hands off even
+#: when the model disagrees, unless the model gives the message less than this:
+#: then the hit gets the safety check (999 first) instead. Figures of speech
+#: ("the formulas are being murdered") trip patterns the model reads correctly.
+TRUSTED_PATTERN_FLOOR = 0.1
+_SEVERITY = {Level.EMERGENCY: 3, Level.HANDOFF: 2, Level.CHECK: 1}
 
 
 def pattern_text(text: str) -> str:
@@ -86,6 +99,8 @@ class RiskAssessor:
         self.model = model
         self.detector = detector
         self.embedder = embedder
+        self.point_sure = POINT_SURE
+        self.trusted_floor = TRUSTED_PATTERN_FLOOR
 
     def pattern_hits(self, texts: Sequence[str]) -> list[tuple[str, ...]]:
         """Pattern categories per text (input capped, symbol runs folded)."""
@@ -96,7 +111,34 @@ class RiskAssessor:
         return self.assess_many([text], [audience])[0]
 
     def assess_many(self, texts: Sequence[str], audiences: Sequence[str]) -> list[Assessment]:
-        """Verdicts for many messages (batched embedding)."""
+        """Verdicts for many messages (batched embedding).
+
+        A message that makes several points is also read point by point, and a
+        point the model is sure of (:data:`POINT_SURE`) decides when it is more
+        severe than the whole: a worry raised after a routine request.
+        """
+        points = [split_points(t[: MAX_PATTERN_CHARS * 2]) for t in texts]
+        flat = [*texts, *(p for ps in points for p in ps)]
+        flat_audiences = [*audiences, *(a for a, ps in zip(audiences, points, strict=True)
+                                        for _ in ps)]
+        verdicts = self._assess_texts(flat, flat_audiences)
+        out = verdicts[: len(texts)]
+        at = len(texts)
+        for i, ps in enumerate(points):
+            out[i] = self._with_points(out[i], verdicts[at : at + len(ps)])
+            at += len(ps)
+        return out
+
+    def _with_points(self, whole: Assessment, points: Sequence[Assessment]) -> Assessment:
+        best = whole
+        for point in points:
+            sure = point.p_risk >= self.point_sure and point.level in (Level.HANDOFF,
+                                                                        Level.EMERGENCY)
+            if sure and _SEVERITY.get(point.level, 0) > _SEVERITY.get(best.level, 0):
+                best = point
+        return best
+
+    def _assess_texts(self, texts: Sequence[str], audiences: Sequence[str]) -> list[Assessment]:
         hits = self.pattern_hits(texts)
         vectors = self.embedder.encode(list(texts))
         staff = [a == "staff" for a in audiences]
@@ -119,7 +161,10 @@ class RiskAssessor:
         labels = self.model.labels
         t = self.model.thresholds
         top = labels[int(np.argmax(proba))]
-        trusted = [c for c in hits if c in self.model.override_categories]
+        hit_trusted = [c for c in hits if c in self.model.override_categories]
+        # A trusted hit the model all but rules out is asked about, not handed off.
+        doubted = bool(hit_trusted) and p_risk < self.trusted_floor
+        trusted = [] if doubted else hit_trusted
         by_label = dict(zip(labels, proba, strict=True))
         best_disclosure = max(DISCLOSURE_LABELS, key=lambda lab: by_label[lab])
         trusted_emergency = any(c in EMERGENCY_LABELS for c in trusted)
@@ -135,7 +180,7 @@ class RiskAssessor:
             level = Level.EMERGENCY
         elif p_risk >= t.handoff or trusted:
             level = Level.HANDOFF
-        elif p_risk >= t.check:
+        elif p_risk >= t.check or doubted:
             level = Level.CHECK
         elif staff and top == CASE_ADMIN:
             level = Level.CASE_ADMIN
@@ -143,7 +188,7 @@ class RiskAssessor:
             level = Level.NONE
         category: str | None = None
         if level in (Level.EMERGENCY, Level.HANDOFF, Level.CHECK):
-            category = self._routing(level, by_label, trusted, best_disclosure)
+            category = self._routing(level, by_label, hit_trusted, best_disclosure)
         return Assessment(level, category, top, p_risk, p_em, hits)
 
     @staticmethod

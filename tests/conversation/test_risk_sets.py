@@ -31,6 +31,8 @@ SETS = {
     "blind-wave3": DATA / "blind" / "wave3" / "risk.yml",
     "blind-wave5": DATA / "blind" / "wave5" / "risk.yml",
     "blind-wave5b": DATA / "blind" / "wave5b" / "risk.yml",
+    "blind-wave6": DATA / "blind" / "wave6" / "risk.yml",
+    "blind-wave6b": DATA / "blind" / "wave6b" / "risk.yml",
     "wave1-disclosures": DATA / "disclosures.yml",
     "wave1-ordinary": DATA / "ordinary_questions.yml",
     "wave1-blind-disclosures": DATA / "blind" / "disclosures.yml",
