@@ -24,6 +24,10 @@ EVALUATION_SETS = [
     DATA / "blind" / "wave2" / "risk.yml",
     DATA / "blind" / "wave2b" / "risk.yml",
     DATA / "blind" / "wave3" / "risk.yml",
+    DATA / "blind" / "wave5" / "risk.yml",
+    DATA / "blind" / "wave5b" / "risk.yml",
+    DATA / "blind" / "wave6" / "risk.yml",
+    DATA / "blind" / "wave6b" / "risk.yml",
     DATA / "disclosures.yml",
     DATA / "ordinary_questions.yml",
     DATA / "blind" / "disclosures.yml",
@@ -41,7 +45,7 @@ def test_the_corpus_is_large_varied_and_from_several_authors() -> None:
     messages = load_corpus([CORPUS])
     assert len(messages) >= 2000
     authors = Counter(m.author for m in messages)
-    assert len(authors) >= 5 and min(authors.values()) >= 300
+    assert len(authors) >= 7 and min(authors.values()) >= 300
     labels = Counter(m.label for m in messages)
     assert set(labels) == set(RISK_LABELS)
     assert min(labels.values()) >= 120
@@ -70,7 +74,7 @@ def test_the_question_bank_trains_as_ordinary_service_questions() -> None:
     assert len({text_key(m.text) for m in with_bank}) == len(with_bank)  # each text once
 
 
-@pytest.mark.parametrize("name", ["wave2", "wave2b", "wave3"])
+@pytest.mark.parametrize("name", ["wave2", "wave2b", "wave3", "wave6", "wave6b"])
 def test_the_blind_sets_are_half_disclosures(name: str) -> None:
     blind = load_labelled_set(DATA / "blind" / name / "risk.yml")
     disclosures = sum(m.label in DISCLOSURE_LABELS for m in blind)
