@@ -397,6 +397,22 @@ def answer_query(
     return render_result(index.search(query, audience), council, wording, audience, task_floor)
 
 
+def sure_answer(
+    index: KnowledgeIndex,
+    council: CouncilSettings,
+    wording: Wording,
+    query: str,
+    audience: str,
+) -> Answer | None:
+    """The answer when one entry clearly answers ``query`` (``Tuning.sure_score``), else None."""
+    result = index.search(query, audience)
+    if result.decision != "answer" or result.best is None:
+        return None
+    if result.best.score < index.tuning.sure_score:
+        return None
+    return render_result(result, council, wording, audience, index.tuning.min_task_score)
+
+
 def answer_choice(
     index: KnowledgeIndex,
     council: CouncilSettings,

@@ -149,6 +149,12 @@ class Tuning:
     bank_weight: float = 0.9
     #: Weight of a question-bank question's words in its item's BM25 document.
     bank_lexical_weight: float = 0.0
+    #: A message the intent classifier took for "I want a person" or "out of scope"
+    #: is answered from the knowledge base instead when one entry scores at least
+    #: this (no close call): "will someone from business support meet me at
+    #: reception?" wants the reception answer, not the switchboard number. Plain
+    #: requests for a person score 0.50-0.55 (bot/data/nlu.yml, tests/nlu).
+    sure_score: float = 0.6
 
 
 @dataclass(frozen=True)

@@ -108,6 +108,11 @@ FEEDBACK_RATINGS = ("helpful", "not_helpful")
 ACTION_EMERGENCY = "action_emergency_advice"
 ACTION_NOT_UNDERSTOOD = "action_not_understood"
 FORM_HANDOFF = "handoff_form"
+#: Actions that hand a turn to one another (``bot.actions``).
+ACTION_ANSWER_SERVICE = "action_answer_service"
+ACTION_CONTACT_COUNCIL = "action_contact_council"
+#: Rasa's own action that ends the bot's turn.
+ACTION_LISTEN = "action_listen"
 #: Rasa's intent for a message the classifier was not confident about.
 INTENT_NLU_FALLBACK = "nlu_fallback"
 

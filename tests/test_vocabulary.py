@@ -49,6 +49,8 @@ def test_categorical_slot_values_match_the_vocabulary(domain: Domain) -> None:
 def test_recorded_action_form_and_intent_names_are_in_the_domain(domain: Domain) -> None:
     assert v.ACTION_EMERGENCY in domain.user_actions
     assert v.ACTION_NOT_UNDERSTOOD in domain.user_actions
+    assert {v.ACTION_ANSWER_SERVICE, v.ACTION_CONTACT_COUNCIL} <= set(domain.user_actions)
+    assert v.ACTION_LISTEN in domain.action_names_or_texts
     assert v.FORM_HANDOFF in domain.form_names
     assert v.INTENT_NLU_FALLBACK in domain.intents
 

@@ -14,9 +14,10 @@ from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.common import conversation_context, latest_intent
+from bot.actions.knowledge import ActionAnswerService
 from bot.actions.routing import council_words
 from knowledge.schema import CouncilSettings
-from knowledge.vocabulary import STAFF
+from knowledge.vocabulary import ACTION_CONTACT_COUNCIL, STAFF
 
 
 def _default_council() -> CouncilSettings:
@@ -61,14 +62,34 @@ class ActionCapabilities(_CouncilAction):
 
 
 class ActionContactCouncil(_CouncilAction):
-    """For people who want a person, or ask something outside our scope."""
+    """For people who want a person, or ask something outside our scope.
+
+    When the knowledge base clearly answers the message all the same ("will
+    someone from business support meet me at reception?"), ``action_answer_service``
+    follows instead (``Tuning.sure_score``; ``answers`` is the knowledge action
+    that judges it), so its answer, buttons and feedback rules apply.
+    """
+
+    def __init__(
+        self, council: CouncilSettings | None = None, answers: ActionAnswerService | None = None
+    ) -> None:
+        super().__init__(council)
+        self._answers = answers
+
+    @property
+    def answers(self) -> ActionAnswerService:
+        if self._answers is None:
+            self._answers = ActionAnswerService(council=self._council)
+        return self._answers
 
     def name(self) -> str:
-        return "action_contact_council"
+        return ACTION_CONTACT_COUNCIL
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        if await self.answers.clearly_answers(tracker):
+            return [FollowupAction(self.answers.name())]
         words = council_words(self.council)
         if latest_intent(tracker) == "out_of_scope":
             dispatcher.utter_message(response="utter_contact_council_out_of_scope", **words)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.common import (
@@ -40,9 +40,17 @@ from bot.actions.common import (
     previous_user_text,
     risk_level,
 )
-from knowledge.answers import Answer, answer_choice, answer_query, detail_for, parse_ref
+from knowledge.answers import (
+    Answer,
+    answer_choice,
+    answer_query,
+    detail_for,
+    parse_ref,
+    sure_answer,
+)
 from knowledge.schema import CouncilSettings, Wording
 from knowledge.search import KnowledgeIndex
+from knowledge.vocabulary import ACTION_ANSWER_SERVICE, ACTION_CONTACT_COUNCIL, ACTION_LISTEN
 
 MORE_INTENT = "ask_more"
 MORE_ENTITY = "kb_topic"
@@ -127,7 +135,7 @@ class ActionAnswerService(Action):
         return self._wording
 
     def name(self) -> str:
-        return "action_answer_service"
+        return ACTION_ANSWER_SERVICE
 
     # ----------------------------------------------------------------- deciding
 
@@ -201,6 +209,30 @@ class ActionAnswerService(Action):
                     SlotSet("feedback_asked", True)]
         question = _question(tracker)
         answer = await loop.run_in_executor(None, self._answer, tracker, question, ctx.audience)
+        events = self.reply(dispatcher, question, answer)
+        if tracker.latest_action_name == ACTION_CONTACT_COUNCIL:
+            # Run as its follow-up (a question that sounded like "a person, please"):
+            # no rule covers the turn, so end it here rather than let a policy guess.
+            events.append(FollowupAction(ACTION_LISTEN))
+        return events
+
+    async def clearly_answers(self, tracker: Tracker) -> bool:
+        """Whether one entry clearly answers the latest message (``Tuning.sure_score``).
+
+        For messages another intent claimed (``request_human``, ``out_of_scope``).
+        """
+        ctx = conversation_context(tracker)
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(
+            None, sure_answer, self.index, self.council, self.wording, latest_text(tracker),
+            ctx.audience,
+        )
+        return answer is not None
+
+    def reply(
+        self, dispatcher: CollectingDispatcher, question: _Question, answer: Answer
+    ) -> list[EventType]:
+        """Send ``answer`` (with its buttons, the case-admin line, the feedback question)."""
         events: list[EventType] = [SlotSet("kb_choice", None)]
         language = detect_language(question.text)
         if language != "en":

@@ -11,7 +11,9 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from bot.actions.conversation import ActionCapabilities, ActionContactCouncil, ActionNotUnderstood
 from bot.actions.feedback import ActionRecordFeedback
-from knowledge.loader import load_council_settings
+from bot.actions.knowledge import ActionAnswerService
+from knowledge.loader import load_council_settings, load_knowledge_base, load_wording
+from knowledge.search import KnowledgeIndex, Tuning, load_synonyms
 from tests.bot.rendering import rendered
 
 CONTENT = Path(__file__).resolve().parents[2] / "knowledge" / "content"
@@ -23,11 +25,18 @@ CONTACT = (
 )
 
 
+def _answers(sure_score: float = Tuning.sure_score) -> ActionAnswerService:
+    """The knowledge action over BM25 alone (no embedding model in unit tests)."""
+    index = KnowledgeIndex(load_knowledge_base(CONTENT), synonyms=load_synonyms(CONTENT),
+                           dense=False, tuning=Tuning(sure_score=sure_score))
+    return ActionAnswerService(index, COUNCIL, load_wording(CONTENT))
+
+
 def _tracker(audience: str = "resident", intent: str = "greet",
-             slots: dict[str, Any] | None = None) -> Tracker:
+             slots: dict[str, Any] | None = None, text: str = "hi") -> Tracker:
     return Tracker(
         sender_id="s", slots=slots or {},
-        latest_message={"text": "hi", "intent": {"name": intent},
+        latest_message={"text": text, "intent": {"name": intent},
                         "metadata": {"channel": "web", "audience": audience}},
         events=[], paused=False, followup_action=None, active_loop={},
         latest_action_name=None,
@@ -52,13 +61,27 @@ async def test_capabilities_for_staff_and_for_residents() -> None:
 
 async def test_contact_council_and_out_of_scope() -> None:
     assert COUNCIL.council.name == "Example Borough Council"
-    (plain,) = await _say(ActionContactCouncil(COUNCIL), _tracker(intent="request_human"))
+    contact = ActionContactCouncil(COUNCIL, _answers())
+    (plain,) = await _say(contact, _tracker(intent="request_human"))
     assert plain == f"Of course. {CONTACT}"
-    (out,) = await _say(ActionContactCouncil(COUNCIL), _tracker(intent="out_of_scope"))
+    (out,) = await _say(contact, _tracker(intent="out_of_scope"))
     assert out == (
         "That's not something I can help with — I only know about the council's Business "
         f"Support and resident services. {CONTACT}"
     )
+
+
+async def test_a_question_the_knowledge_base_clearly_answers_goes_to_the_answer() -> None:
+    text = "will someone from business support sign in the contractors at reception"
+    tracker = _tracker("staff", "request_human", text=text)
+    dispatcher = CollectingDispatcher()
+    events = await ActionContactCouncil(COUNCIL, _answers()).run(dispatcher, tracker, {})
+    assert events == [{"event": "followup", "timestamp": None, "name": "action_answer_service"}]
+    assert dispatcher.messages == []
+    # Below the bar the contact reply stands: the same message, a bar no score reaches.
+    events = await ActionContactCouncil(COUNCIL, _answers(sure_score=1.01)).run(
+        dispatcher, tracker, {})
+    assert events == [] and dispatcher.messages[0]["response"] == "utter_contact_council"
 
 
 async def test_not_understood_offers_other_ways_in_and_999() -> None:
