@@ -9,7 +9,6 @@ schedule.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -23,38 +22,18 @@ from firstpoint.notify.models import OutboxMessage
 from firstpoint.records.contacts.models import Contact, ContactTopic, UnrecognisedMessage
 from firstpoint.records.handoffs.models import Handoff, HandoffEvent
 from firstpoint.records.tracker_events import has_table, purge_events
+from knowledge.loader import load_council_settings
 
 RETENTION_KEYS = ("contacts", "handoffs", "tracker")
-COUNCIL_FILE = "council.yml"
 
 
 def load_retention_days(content_dir: Path) -> dict[str, int]:
-    """``retention_days`` from ``council.yml`` (validated), as {contacts, handoffs, tracker}."""
-    try:
-        loader = importlib.import_module("knowledge.loader")
-    except ModuleNotFoundError:
-        loader = None
-    if loader is not None and hasattr(loader, "load_council_settings"):
-        return dict(loader.load_council_settings(content_dir).retention_days)
-    import yaml
+    """``retention_days`` from ``council.yml``, as {contacts, handoffs, tracker}.
 
-    path = Path(content_dir) / COUNCIL_FILE
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read the council settings: {exc}") from exc
-    raw = doc.get("retention_days") if isinstance(doc, Mapping) else None
-    if not isinstance(raw, Mapping):
-        raise ValueError(f"{path}: retention_days: missing (a mapping of "
-                         f"{', '.join(RETENTION_KEYS)} to a number of days)")
-    days = {}
-    for key in RETENTION_KEYS:
-        value = raw.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-            raise ValueError(f"{path}: retention_days.{key}: must be a positive whole number "
-                             f"of days, got {value!r}")
-        days[key] = value
-    return days
+    Read and validated by the content loader, like every content file: a
+    mistake raises :class:`knowledge.schema.ContentError` naming the file and field.
+    """
+    return dict(load_council_settings(content_dir).retention_days)
 
 
 def _purge_contacts(engine: Engine, cutoff: datetime, dry_run: bool) -> int:

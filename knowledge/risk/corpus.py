@@ -14,7 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from knowledge.loader import read_yaml
 from knowledge.risk.labels import CORPUS_AUDIENCES, RISK_LABELS
+from knowledge.schema import ContentError
 
 #: The author name of examples taken from Rasa's NLU data.
 NLU_GROUP = "rasa-nlu"
@@ -50,8 +52,8 @@ def load_corpus_file(path: Path) -> list[LabelledMessage]:
     """Read and validate one corpus file."""
     where = str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = read_yaml(path)  # the one content reader: repeated keys are an error
+    except ContentError as exc:
         raise CorpusError(f"{where}: cannot read: {exc}") from exc
     if not isinstance(data, dict):
         raise CorpusError(f"{where}: the file must be a mapping with 'messages'")
@@ -93,7 +95,7 @@ def load_labelled_set(path: Path, audience: str | None = None) -> list[LabelledM
     carry no audience (``audience`` says which to assume; disclosures default
     to ``resident``, ordinary questions to ``staff``, as wave 1 replayed them).
     """
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    data = read_yaml(Path(path))
     if isinstance(data, dict) and "messages" in data:
         return load_corpus_file(Path(path))
     where = str(path)

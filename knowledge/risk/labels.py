@@ -7,6 +7,7 @@ disclosure labels are the safety categories of ``knowledge.safety``.
 from __future__ import annotations
 
 from knowledge.safety import CATEGORIES, EMERGENCY_CATEGORIES
+from knowledge.vocabulary import VIEWER_AUDIENCES
 
 #: Disclosure labels: each one reaches an accountable officer.
 DISCLOSURE_LABELS: tuple[str, ...] = CATEGORIES
@@ -19,8 +20,8 @@ ORDINARY = "ordinary"
 #: Every label, in the order the model's outputs use.
 RISK_LABELS: tuple[str, ...] = (*DISCLOSURE_LABELS, CASE_ADMIN, ORDINARY)
 
-#: Who is typing (message metadata ``audience``).
-CORPUS_AUDIENCES: tuple[str, ...] = ("resident", "staff")
+#: Who is typing (message metadata ``audience``): the vocabulary's viewers.
+CORPUS_AUDIENCES: tuple[str, ...] = VIEWER_AUDIENCES
 
 
 class Level:

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import inspect, select, text
 
 from firstpoint.events.facts import conversation_key, event_to_fact
@@ -34,6 +35,8 @@ from tests.events.rasa_stream import (
     slot,
     user,
 )
+
+PROJECT_CONTENT = Path(__file__).resolve().parents[2] / "knowledge" / "content"
 
 UTC = timezone.utc
 KEY = b"contact-log-test-key-0123456789ab"
@@ -821,25 +824,22 @@ def test_purge(cli_settings, tmp_path, redactor) -> None:
     engine.dispose()
 
 
-def test_retention_read_from_yaml_with_clear_errors(tmp_path, monkeypatch) -> None:
-    import importlib
+def test_retention_is_read_by_the_content_loader_with_clear_errors(tmp_path) -> None:
+    import shutil
 
     from firstpoint.records import retention as cmd
+    from knowledge.schema import ContentError
 
-    real_import = importlib.import_module
-
-    def no_loader(name, *args):
-        if name == "knowledge.loader":
-            raise ModuleNotFoundError(name)
-        return real_import(name, *args)
-
-    monkeypatch.setattr(cmd.importlib, "import_module", no_loader)
-    (tmp_path / "council.yml").write_text(
-        "retention_days: {contacts: 10, handoffs: 20, tracker: 5}\n")
-    assert cmd.load_retention_days(tmp_path) == {"contacts": 10, "handoffs": 20, "tracker": 5}
-    (tmp_path / "council.yml").write_text("retention_days: {contacts: 10, handoffs: -1}\n")
-    with pytest.raises(ValueError, match=r"council.yml: retention_days.handoffs"):
-        cmd.load_retention_days(tmp_path)
+    content = tmp_path / "content"
+    shutil.copytree(PROJECT_CONTENT, content)
+    council = content / "council.yml"
+    text = council.read_text(encoding="utf-8")
+    assert cmd.load_retention_days(content) == cmd.load_retention_days(PROJECT_CONTENT)
+    doc = yaml.safe_load(text)
+    doc["retention_days"]["handoffs"] = -1
+    council.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    with pytest.raises(ContentError, match=r"council.yml.*retention_days.handoffs"):
+        cmd.load_retention_days(content)
 
 
 # ----------------------------------------------------------------- PostgreSQL
