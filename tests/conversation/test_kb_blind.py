@@ -6,7 +6,7 @@ answer key was made by a grader who saw the questions and the content, not the
 answers (kb_key.yml). A key entry of kind ``none`` (no entry a person of that
 audience may see covers the question) is left out of the figure and counted
 apart. First runs are recorded in docs/wave2-notes.md (wave 2) and
-docs/wave3-notes.md (wave 4) and docs/wave4-notes.md (wave 5); after its first run a set is no longer blind, and
+docs/wave3-notes.md (wave 4) and docs/wave4-notes.md (waves 5 and 7); after its first run a set is no longer blind, and
 this test guards against regressions.
 """
 
@@ -28,6 +28,7 @@ FLOORS = {
     "wave2": 0.70,  # below the first run's 74.1 % (docs/wave2-notes.md)
     "wave4": 0.80,  # below the first run's 84.2 % (docs/wave3-notes.md)
     "wave5": 0.80,  # below the first run's 85.4 % (docs/wave4-notes.md)
+    "wave7": 0.80,  # below the first run's 84.3 % (docs/wave4-notes.md)
 }
 
 
