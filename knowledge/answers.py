@@ -405,12 +405,10 @@ def sure_answer(
     audience: str,
 ) -> Answer | None:
     """The answer when one entry clearly answers ``query`` (``Tuning.sure_score``), else None."""
-    result = index.search(query, audience)
-    if result.decision != "answer" or result.best is None:
+    hit = index.sure_hit(query, audience)
+    if hit is None:
         return None
-    if result.best.score < index.tuning.sure_score:
-        return None
-    return render_result(result, council, wording, audience, index.tuning.min_task_score)
+    return render_hit(hit, council, wording, audience, query, index.tuning.min_task_score)
 
 
 def answer_choice(

@@ -697,6 +697,13 @@ class KnowledgeIndex:
             return SearchResult(query, hits, "clarify", hits[:2])
         return SearchResult(query, hits, "answer")
 
+    def sure_hit(self, query: str, audience: str = "resident") -> Hit | None:
+        """The best hit when one entry clearly answers ``query`` (``Tuning.sure_score``)."""
+        result = self.search(query, audience)
+        best = result.best
+        if result.decision != "answer" or best is None or best.score < self.tuning.sure_score:
+            return None
+        return best
 
 
 _default: KnowledgeIndex | None = None
