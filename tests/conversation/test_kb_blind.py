@@ -5,9 +5,10 @@ examples or the question bank (tests/data/blind/<wave>/kb_questions.yml); the
 answer key was made by a grader who saw the questions and the content, not the
 answers (kb_key.yml). A key entry of kind ``none`` (no entry a person of that
 audience may see covers the question) is left out of the figure and counted
-apart. First runs are recorded in docs/wave2-notes.md (wave 2) and
-docs/wave3-notes.md (wave 4) and docs/wave4-notes.md (waves 5 and 7); after its first run a set is no longer blind, and
-this test guards against regressions.
+apart. First runs are recorded in docs/wave2-notes.md (wave 2),
+docs/wave3-notes.md (wave 4) and docs/wave4-notes.md (waves 5 and 7); after
+its first run a set is no longer blind, and this test guards against
+regressions.
 """
 
 from __future__ import annotations
