@@ -397,20 +397,6 @@ def answer_query(
     return render_result(index.search(query, audience), council, wording, audience, task_floor)
 
 
-def sure_answer(
-    index: KnowledgeIndex,
-    council: CouncilSettings,
-    wording: Wording,
-    query: str,
-    audience: str,
-) -> Answer | None:
-    """The answer when one entry clearly answers ``query`` (``Tuning.sure_score``), else None."""
-    hit = index.sure_hit(query, audience)
-    if hit is None:
-        return None
-    return render_hit(hit, council, wording, audience, query, index.tuning.min_task_score)
-
-
 def answer_choice(
     index: KnowledgeIndex,
     council: CouncilSettings,

@@ -46,7 +46,6 @@ from knowledge.answers import (
     answer_query,
     detail_for,
     parse_ref,
-    sure_answer,
 )
 from knowledge.schema import CouncilSettings, Wording
 from knowledge.search import KnowledgeIndex
@@ -223,11 +222,10 @@ class ActionAnswerService(Action):
         """
         ctx = conversation_context(tracker)
         loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(
-            None, sure_answer, self.index, self.council, self.wording, latest_text(tracker),
-            ctx.audience,
+        hit = await loop.run_in_executor(
+            None, self.index.sure_hit, latest_text(tracker), ctx.audience
         )
-        return answer is not None
+        return hit is not None
 
     def reply(
         self, dispatcher: CollectingDispatcher, question: _Question, answer: Answer

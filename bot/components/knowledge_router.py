@@ -22,13 +22,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import (
-    INTENT,
-    INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
-    PREDICTED_CONFIDENCE_KEY,
-    TEXT,
-)
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
@@ -37,6 +31,7 @@ from bot.components.risk_classifier import (
     RISK_KEY,
     SERVICE_INTENT,
     audience_of,
+    set_intent,
 )
 from knowledge.risk.labels import Level
 from knowledge.search import KnowledgeIndex
@@ -59,11 +54,7 @@ def route_to_knowledge(message: Message, index: KnowledgeIndex) -> bool:
     hit = index.sure_hit(text, audience_of(message))
     if hit is None:
         return False
-    chosen = {INTENT_NAME_KEY: SERVICE_INTENT, PREDICTED_CONFIDENCE_KEY: round(hit.score, 4)}
-    ranking = [r for r in (message.get(INTENT_RANKING_KEY) or [])
-               if r.get(INTENT_NAME_KEY) != SERVICE_INTENT]
-    message.set(INTENT, chosen, add_to_output=True)
-    message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
+    set_intent(message, SERVICE_INTENT, round(hit.score, 4))
     logger.debug("nlu_fallback -> ask_service (%s, %.3f)", hit.entry.id, hit.score)
     return True
 
@@ -71,14 +62,6 @@ def route_to_knowledge(message: Message, index: KnowledgeIndex) -> bool:
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class KnowledgeRouter(GraphComponent, IntentClassifier):
     """Sends ``nlu_fallback`` messages the knowledge base clearly answers to ``ask_service``."""
-
-    @classmethod
-    def required_components(cls) -> list[type]:
-        return []
-
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        return {}
 
     def __init__(self, config: dict[str, Any], index: KnowledgeIndex | None = None) -> None:
         self.component_config = config

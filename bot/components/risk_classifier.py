@@ -90,12 +90,13 @@ def audience_of(message: Message) -> str:
 _PAYLOAD_HEAD = re.compile(r"^/+")
 
 
-def _set_intent(message: Message, name: str) -> None:
+def set_intent(message: Message, name: str, confidence: float = 1.0) -> None:
+    """Make ``name`` the message's intent, first in its ranking (other intents kept)."""
     original = message.get(INTENT) or {}
     ranking = [
         r for r in (message.get(INTENT_RANKING_KEY) or []) if r.get(INTENT_NAME_KEY) != name
     ]
-    override = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: 1.0}
+    override = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence}
     message.set(INTENT, override, add_to_output=True)
     message.set(INTENT_RANKING_KEY, [override, *ranking], add_to_output=True)
     if original.get(INTENT_NAME_KEY) != name:
@@ -124,19 +125,19 @@ def apply_assessment(message: Message, verdict: Assessment, refused_payload: boo
     intent = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
     target = _LEVEL_INTENT.get(verdict.level)
     if target is not None:
-        _set_intent(message, target)
+        set_intent(message, target)
         _set_category(message, verdict.category)
         return
     # No risk found by the model.
     if refused_payload:
-        _set_intent(message, FALLBACK_INTENT)
+        set_intent(message, FALLBACK_INTENT)
         _set_category(message, None)
     elif intent in _RISK_INTENTS:
         if verdict.level == Level.CASE_ADMIN:
-            _set_intent(message, SERVICE_INTENT)
+            set_intent(message, SERVICE_INTENT)
         else:
             # The intent classifier is alarmed and the risk model is not: ask.
-            _set_intent(message, CHECK_INTENT)
+            set_intent(message, CHECK_INTENT)
         _set_category(message, None)
 
 
