@@ -345,28 +345,14 @@ def test_odd_bot_framework_activity_shapes_are_refused_not_a_500(activity: dict)
 ])
 def test_action_response_validation_is_rasas_own(result: dict) -> None:
     """The patched validation accepts and refuses exactly what Rasa's jsonschema call does."""
-    from jsonschema import ValidationError, validate
     from rasa.core.actions.action import RemoteAction
 
     from firstpoint.rasa_patches import install, validate_action_result
-
-    def rasa_says(value: dict) -> str:
-        try:
-            validate(value, RemoteAction.action_response_format_spec())
-        except ValidationError as exc:
-            return exc.message
-        return "ok"
-
-    def ours(value: dict) -> str:
-        try:
-            validate_action_result(None, value)
-        except ValidationError as exc:
-            return exc.message.split(". Failed to validate")[0]
-        return "ok"
+    from tests.production.verdicts import our_verdict, rasa_verdict
 
     install()
     assert RemoteAction._validate_action_result is validate_action_result
-    assert ours(result) == rasa_says(result)
+    assert our_verdict(result) == rasa_verdict(result)
 
 
 def test_a_late_session_start_does_not_split_the_contact(tmp_path: Path) -> None:
