@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from firstpoint.settings import get_settings
+from tests.production.verdicts import our_verdict, rasa_verdict
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -338,29 +339,6 @@ EVENT_NAMES = ["user", "action", "slot", "entities", "user_featurization", "canc
                "restart", "undo", "rewind", "bot", "session_started", "agent", "nonsense", ""]
 
 
-def _rasa_verdict(result: Any) -> str:
-    from jsonschema import ValidationError, validate
-    from rasa.core.actions.action import RemoteAction
-
-    try:
-        validate(result, RemoteAction.action_response_format_spec())
-    except ValidationError as exc:
-        return exc.message
-    return "ok"
-
-
-def _our_verdict(result: Any) -> str:
-    from jsonschema import ValidationError
-
-    from firstpoint.rasa_patches import validate_action_result
-
-    try:
-        validate_action_result(None, result)
-    except ValidationError as exc:
-        return exc.message.split(". Failed to validate")[0]
-    return "ok"
-
-
 def _events() -> Any:
     from hypothesis import strategies as st
 
@@ -401,8 +379,8 @@ def test_the_fast_check_agrees_with_rasas_schema_on_generated_responses() -> Non
     @settings(max_examples=400, deadline=None, database=None, derandomize=True)
     @given(_events())
     def agree(result: Any) -> None:
-        rasas = _rasa_verdict(result)
-        assert _our_verdict(result) == rasas
+        rasas = rasa_verdict(result)
+        assert our_verdict(result) == rasas
         seen["ok" if rasas == "ok" else "refused"] += 1
 
     agree()
@@ -424,6 +402,6 @@ def test_the_fast_check_passes_the_responses_our_actions_send() -> None:
     ]
     fast = _fast_check()
     for response in responses:
-        assert fast(response) and _rasa_verdict(response) == "ok"
+        assert fast(response) and rasa_verdict(response) == "ok"
     wrong = {"events": [{"event": "slot", "value": 1}]}  # no name
-    assert not fast(wrong) and _our_verdict(wrong) == _rasa_verdict(wrong) != "ok"
+    assert not fast(wrong) and our_verdict(wrong) == rasa_verdict(wrong) != "ok"
