@@ -376,7 +376,7 @@ def test_the_fast_check_agrees_with_rasas_schema_on_generated_responses() -> Non
     assert _fast_check() is not None  # Rasa's schema has the shape the fast path needs
     seen = {"ok": 0, "refused": 0}
 
-    @settings(max_examples=400, deadline=None, database=None, derandomize=True)
+    @settings(max_examples=800, deadline=None, database=None, derandomize=True)
     @given(_events())
     def agree(result: Any) -> None:
         rasas = rasa_verdict(result)
